@@ -1,0 +1,25 @@
+"""The one error type a user sees when cotangent cannot compile their function."""
+from __future__ import annotations
+
+
+class CompileError(Exception):
+    """Names the file, line and column, shows the line with a caret, and says what to write instead."""
+
+    def __init__(self, message: str, loc=None, hint: str = ""):
+        self.message, self.loc, self.hint = message, loc, hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = []
+        if self.loc is not None:
+            parts.append(f"{self.loc.filename}:{self.loc.line}:{self.loc.col + 1}: {self.message}")
+            raw = self.loc.text
+            stripped = raw.lstrip()
+            col = max(self.loc.col - (len(raw) - len(stripped)), 0)
+            parts.append(f"    {stripped}")
+            parts.append("    " + " " * col + "^")
+        else:
+            parts.append(self.message)
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)

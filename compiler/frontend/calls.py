@@ -1,0 +1,487 @@
+"""How each NumPy, math and builtin call, method and attribute lowers to primitives.
+
+Every name here maps to a primitive of the rule table; anything not listed is a CompileError that
+names the function, so an unsupported call can never reach Numba or give a wrong gradient."""
+from __future__ import annotations
+
+import ast
+import math
+
+from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
+from ..rules.builder import Sym
+from .resolve import ModuleRef, FuncRef, UserFunc
+
+BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow",
+          ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.MatMult: "matmul"}
+COMPARE = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+
+UNARY = {name: name for name in ("exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square",
+                                 "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh",
+                                 "tanh", "abs", "sign", "floor", "ceil")}
+UNARY.update({"absolute": "abs", "fabs": "abs", "negative": "neg", "asin": "arcsin", "acos": "arccos",
+              "atan": "arctan", "rint": "round"})
+BINARY = {"arctan2": "arctan2", "atan2": "arctan2", "hypot": "hypot", "power": "pow", "pow": "pow",
+          "maximum": "maximum", "minimum": "minimum", "add": "add", "subtract": "sub",
+          "multiply": "mul", "divide": "truediv", "true_divide": "truediv", "mod": "mod",
+          "fmod": "mod", "floor_divide": "floordiv"}
+MATH_ONLY_SCALARS = True
+CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
+DTYPES = {"float64": FLOAT, "float32": FLOAT, "float_": FLOAT, "int64": INT, "int32": INT,
+          "intp": INT, "bool_": BOOL, "float": FLOAT, "int": INT, "bool": BOOL}
+
+
+def binop(lw, node, op, a, b):
+    return lw.b.op(op, a, b)
+
+
+# --- argument helpers ---
+def bind_args(lw, e, fname, names, required, args=None):
+    """Map a call's positional and keyword arguments to parameter names (AST nodes)."""
+    args = list(e.args) if args is None else args
+    if any(isinstance(a, ast.Starred) for a in args):
+        lw.error(e, "*args in calls is not supported")
+    if len(args) > len(names):
+        lw.error(e, f"{fname}() takes at most {len(names)} arguments here, got {len(args)}")
+    bound = dict(zip(names, args))
+    for kw in e.keywords:
+        if kw.arg not in names:
+            lw.error(e, f"{fname}() does not support the keyword {kw.arg!r} here",
+                     hint=f"supported: {', '.join(names)}")
+        bound[kw.arg] = kw.value
+    for r in names[:required]:
+        if r not in bound:
+            lw.error(e, f"{fname}() needs the argument {r!r}")
+    return bound
+
+
+def static(lw, node, what):
+    """A compile-time constant (an axis, keepdims): literal ints, bools, None, tuples of ints."""
+    if node is None:
+        return None
+    try:
+        v = ast.literal_eval(node)
+    except ValueError:
+        lw.error(node, f"{what} must be a constant written in the source",
+                 hint="write it as a literal, e.g. axis=0")
+    return v
+
+
+def axis_of(lw, node, rank, what="axis"):
+    v = static(lw, node, what)
+    if v is None:
+        return None
+    if isinstance(v, tuple):
+        lw.error(node, f"a tuple of axes is not supported for {what}", hint="reduce one axis at a time")
+    if not isinstance(v, int) or not -rank <= v < rank:
+        lw.error(node, f"{what}={v!r} is out of range for an array of rank {rank}")
+    return v % rank
+
+
+def dims(lw, node):
+    """Integer sizes from a shape argument: an int, a tuple/list of ints, or x.shape."""
+    if isinstance(node, (ast.Tuple, ast.List)):
+        vals = [lw.value(x) for x in node.elts]
+    else:
+        v = lw.expr(node)
+        if isinstance(v, tuple):
+            vals = list(v)
+        elif isinstance(v, Sym) and isinstance(v.type, TupleType):
+            vals = [lw.b.op("tuple_getitem", v, i=i) for i in range(len(v.type.elts))]
+        else:
+            vals = [v]
+    for v in vals:
+        if not isinstance(v, Sym) or v.type != Type(INT, 0):
+            lw.error(node, "array sizes must be integers", hint="use int(...) or sizes from x.shape")
+    return vals
+
+
+def sequence(lw, node, what):
+    if not isinstance(node, (ast.Tuple, ast.List)):
+        v = lw.expr(node)
+        if isinstance(v, tuple):
+            return list(v)
+        lw.error(node, f"{what} needs a literal tuple or list of arrays, e.g. {what}((a, b))")
+    return [lw.value(x) for x in node.elts]
+
+
+def dtype_of(lw, node):
+    if node is None:
+        return None
+    v = lw.expr(node) if not isinstance(node, ast.Name) or node.id not in ("float", "int", "bool") else \
+        FuncRef("builtins", node.id)
+    if isinstance(v, FuncRef) and v.name in DTYPES:
+        return DTYPES[v.name]
+    lw.error(node, "dtype must be float, int, bool or a NumPy float64/int64 type")
+
+
+# --- calls ---
+def call(lw, e):
+    f = e.func
+    if isinstance(f, ast.Attribute):
+        base = lw.expr(f.value)
+        if isinstance(base, Sym):
+            return method(lw, e, base, f.attr)
+        if isinstance(base, ModuleRef):
+            target = module_attribute(lw, f, base, f.attr)
+        else:
+            lw.error(e, f"cannot call .{f.attr} on {type(base).__name__}")
+    else:
+        target = lw.expr(f)
+    if isinstance(target, UserFunc):
+        if e.keywords:
+            lw.error(e, "keyword arguments to user functions are not supported yet")
+        return lw.inline(e, target, [lw.expr(a) for a in e.args])
+    if not isinstance(target, FuncRef):
+        lw.error(e, f"{ast.unparse(f)} is not a function cotangent knows")
+    return call_function(lw, e, target)
+
+
+def call_function(lw, e, ref: FuncRef):
+    b, mod, name = lw.b, ref.module, ref.name
+    qual = f"{mod}.{name}" if mod != "builtins" else name
+    if mod == "math":
+        return call_math(lw, e, name)
+    if mod == "builtins":
+        return call_builtin(lw, e, name)
+    if mod == "np.linalg":
+        if name == "norm":
+            a = bind_args(lw, e, qual, ["x"], 1)
+            return b.op("norm", lw.value(a["x"]))
+        lw.error(e, f"{qual} is not supported", hint="supported from np.linalg: norm")
+    if name in UNARY:
+        a = bind_args(lw, e, qual, ["x"], 1)
+        return b.op(UNARY[name], lw.value(a["x"]))
+    if name in BINARY:
+        a = bind_args(lw, e, qual, ["x1", "x2"], 2)
+        return b.op(BINARY[name], lw.value(a["x1"]), lw.value(a["x2"]))
+    handler = NUMPY.get(name)
+    if handler is None:
+        lw.error(e, f"{qual} is not supported: cotangent has no derivative rule for it",
+                 hint="write it with supported NumPy functions (see README, 'Supported Python')")
+    return handler(lw, e, qual)
+
+
+def call_math(lw, e, name):
+    b = lw.b
+    if name == "log" and len(e.args) == 2:
+        return b.op("truediv", b.op("log", lw.value(e.args[0])), b.op("log", lw.value(e.args[1])))
+    op = UNARY.get(name) or BINARY.get(name)
+    if op is None or name in ("square", "sign", "arcsin", "arccos", "arctan", "arctan2", "maximum",
+                              "minimum"):
+        lw.error(e, f"math.{name} is not supported", hint="use the NumPy function of that name")
+    vals = [lw.value(a) for a in e.args]
+    for v in vals:
+        if v.rank > 0:
+            lw.error(e, f"math.{name} takes numbers, not arrays", hint=f"use np.{name} for arrays")
+    return b.op(op, *vals)
+
+
+def call_builtin(lw, e, name):
+    b = lw.b
+    vals = [lw.expr(a) for a in e.args]
+    if e.keywords:
+        lw.error(e, f"keyword arguments to {name}() are not supported")
+    if name == "abs" and len(vals) == 1:
+        return b.op("abs", vals[0])
+    if name in ("min", "max") and len(vals) >= 2:
+        acc = vals[0]
+        for v in vals[1:]:
+            if acc.rank or v.rank:
+                lw.error(e, f"builtin {name}() takes numbers", hint=f"use np.{name}imum for arrays")
+            acc = b.op("maximum" if name == "max" else "minimum", acc, v)
+        return acc
+    if name == "len" and len(vals) == 1:
+        if vals[0].rank == 0:
+            lw.error(e, "len() of a number")
+        return b.op("dim", vals[0], axis=0)
+    if name in ("float", "int", "bool") and len(vals) == 1:
+        if vals[0].rank:
+            lw.error(e, f"{name}() of an array", hint="index a single element first")
+        return b.op(name, vals[0])
+    if name == "sum":
+        lw.error(e, "builtin sum() is not supported", hint="use np.sum")
+    if name == "range":
+        lw.error(e, "range() is only meaningful in a for loop, which is not supported yet")
+    lw.error(e, f"builtin {name}() is not supported here")
+
+
+# --- NumPy functions with their own argument conventions ---
+def _reduction(op):
+    def handler(lw, e, qual, args=None, base=None):
+        names = ["a", "axis", "keepdims"] if base is None else ["axis", "keepdims"]
+        a = bind_args(lw, e, qual, names, 1 if base is None else 0, args)
+        x = base if base is not None else lw.value(a["a"])
+        axis = axis_of(lw, a.get("axis"), max(x.rank, 1))
+        keep = bool(static(lw, a.get("keepdims"), "keepdims") or False)
+        return lw.b.op(op, x, axis=axis, keepdims=keep)
+    return handler
+
+
+def _cumsum(lw, e, qual, args=None, base=None):
+    a = bind_args(lw, e, qual, ["a", "axis"] if base is None else ["axis"], 1 if base is None else 0, args)
+    x = base if base is not None else lw.value(a["a"])
+    return lw.b.op("cumsum", x, axis=axis_of(lw, a.get("axis"), max(x.rank, 1)))
+
+
+def _two(op):
+    def handler(lw, e, qual):
+        a = bind_args(lw, e, qual, ["a", "b"], 2)
+        return lw.b.op(op, lw.value(a["a"]), lw.value(a["b"]))
+    return handler
+
+
+def _inner(lw, e, qual):
+    a = bind_args(lw, e, qual, ["a", "b"], 2)
+    x, y = lw.value(a["a"]), lw.value(a["b"])
+    if x.rank != 1 or y.rank != 1:
+        lw.error(e, "np.inner is supported for two vectors", hint="use x @ y.T for matrices")
+    return lw.b.op("dot", x, y)
+
+
+def _one(op):
+    def handler(lw, e, qual):
+        a = bind_args(lw, e, qual, ["a"], 1)
+        return lw.b.op(op, lw.value(a["a"]))
+    return handler
+
+
+def _transpose(lw, e, qual, args=None, base=None):
+    a = bind_args(lw, e, qual, ["a", "axes"] if base is None else ["axes"], 1 if base is None else 0, args)
+    x = base if base is not None else lw.value(a["a"])
+    axes = static(lw, a.get("axes"), "axes")
+    if axes is not None:
+        axes = tuple(int(k) % x.rank for k in axes)
+    return lw.b.op("transpose", x, axes=axes)
+
+
+def _reshape(lw, e, qual, args=None, base=None):
+    if base is None:
+        a = bind_args(lw, e, qual, ["a", "newshape"], 2)
+        x, shape = lw.value(a["a"]), dims(lw, a["newshape"])
+    else:
+        x = base
+        nodes = list(e.args)
+        shape = dims(lw, nodes[0]) if len(nodes) == 1 else [s for n in nodes for s in dims(lw, n)]
+    if sum(1 for s in shape if s.const_value() == -1) > 1:
+        lw.error(e, "reshape: at most one size can be -1")
+    return lw.b.op("reshape", x, *shape)
+
+
+def _concatenate(lw, e, qual):
+    a = bind_args(lw, e, qual, ["arrays", "axis"], 1)
+    xs = sequence(lw, a["arrays"], "np.concatenate")
+    return lw.b.op("concatenate", *xs, axis=axis_of(lw, a.get("axis"), max(xs[0].rank, 1)) or 0)
+
+
+def _stack(lw, e, qual):
+    a = bind_args(lw, e, qual, ["arrays", "axis"], 1)
+    xs = sequence(lw, a["arrays"], "np.stack")
+    return lw.b.op("stack", *xs, axis=axis_of(lw, a.get("axis"), xs[0].rank + 1) or 0)
+
+
+def _hstack(lw, e, qual):
+    a = bind_args(lw, e, qual, ["tup"], 1)
+    xs = sequence(lw, a["tup"], "np.hstack")
+    if all(x.rank == 0 for x in xs):
+        return lw.b.op("stack", *xs, axis=0)
+    return lw.b.op("concatenate", *xs, axis=0 if xs[0].rank == 1 else 1)
+
+
+def _vstack(lw, e, qual):
+    a = bind_args(lw, e, qual, ["tup"], 1)
+    xs = sequence(lw, a["tup"], "np.vstack")
+    if xs[0].rank <= 1:
+        return lw.b.op("stack", *xs, axis=0)
+    return lw.b.op("concatenate", *xs, axis=0)
+
+
+def _expand_dims(lw, e, qual):
+    a = bind_args(lw, e, qual, ["a", "axis"], 2)
+    x = lw.value(a["a"])
+    return lw.b.op("expand_dims", x, axis=axis_of(lw, a["axis"], x.rank + 1))
+
+
+def _squeeze(lw, e, qual, args=None, base=None):
+    a = bind_args(lw, e, qual, ["a", "axis"] if base is None else ["axis"], 1 if base is None else 0, args)
+    x = base if base is not None else lw.value(a["a"])
+    if a.get("axis") is None:
+        lw.error(e, "squeeze needs axis=: which axes have size 1 is only known at run time",
+                 hint="write np.squeeze(x, axis=k)")
+    return lw.b.op("squeeze", x, axis=axis_of(lw, a["axis"], x.rank))
+
+
+def _clip(lw, e, qual, args=None, base=None):
+    names = ["a", "a_min", "a_max"] if base is None else ["a_min", "a_max"]
+    a = bind_args(lw, e, qual, names, len(names), args)
+    x = base if base is not None else lw.value(a["a"])
+    return lw.b.op("clip", x, lw.value(a["a_min"]), lw.value(a["a_max"]))
+
+
+def _where(lw, e, qual):
+    if len(e.args) != 3:
+        lw.error(e, "np.where needs three arguments (condition, x, y)",
+                 hint="the one-argument form returns indices, which have no derivative")
+    c, x, y = (lw.value(v) for v in e.args)
+    return lw.b.op("where", c, x, y)
+
+
+def _constructor(op):
+    def handler(lw, e, qual):
+        a = bind_args(lw, e, qual, ["shape", "dtype"], 1)
+        return lw.b.op(op, *dims(lw, a["shape"]), dtype=dtype_of(lw, a.get("dtype")))
+    return handler
+
+
+def _full(lw, e, qual):
+    a = bind_args(lw, e, qual, ["shape", "fill_value", "dtype"], 2)
+    return lw.b.op("full", *dims(lw, a["shape"]), lw.value(a["fill_value"]), dtype=dtype_of(lw, a.get("dtype")))
+
+
+def _like(op):
+    def handler(lw, e, qual):
+        a = bind_args(lw, e, qual, ["a", "dtype"], 1)
+        return lw.b.op(op, lw.value(a["a"]), dtype=dtype_of(lw, a.get("dtype")))
+    return handler
+
+
+def _full_like(lw, e, qual):
+    a = bind_args(lw, e, qual, ["a", "fill_value"], 2)
+    return lw.b.op("full_like", lw.value(a["a"]), lw.value(a["fill_value"]))
+
+
+def _eye(lw, e, qual):
+    a = bind_args(lw, e, qual, ["N", "M"], 1)
+    return lw.b.op("eye", *[lw.value(a[k]) for k in ("N", "M") if k in a])
+
+
+def _arange(lw, e, qual):
+    vals = [lw.value(v) for v in e.args]
+    if not 1 <= len(vals) <= 3 or e.keywords:
+        lw.error(e, "np.arange takes 1 to 3 positional arguments")
+    return lw.b.op("arange", *vals)
+
+
+def _array(lw, e, qual):
+    a = bind_args(lw, e, qual, ["object", "dtype"], 1)
+    node = a["object"]
+    dtype = dtype_of(lw, a.get("dtype"))
+    try:
+        value = _literal(ast.literal_eval(node))
+        return lw.b.op("array_literal", value=value, dtype=dtype)
+    except (ValueError, TypeError):
+        pass
+    if isinstance(node, (ast.List, ast.Tuple)) and all(not isinstance(x, (ast.List, ast.Tuple)) for x in node.elts):
+        return lw.b.op("stack", *[lw.value(x) for x in node.elts], axis=0)
+    v = lw.value(node)
+    return lw.b.op("copy", v)
+
+
+def _literal(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(_literal(x) for x in v)
+    if isinstance(v, (bool, int, float)):
+        return v
+    raise TypeError(v)
+
+
+def _copy(lw, e, qual):
+    a = bind_args(lw, e, qual, ["a"], 1)
+    return lw.b.op("copy", lw.value(a["a"]))
+
+
+NUMPY = {
+    "sum": _reduction("sum"), "mean": _reduction("mean"), "max": _reduction("max"),
+    "amax": _reduction("max"), "min": _reduction("min"), "amin": _reduction("min"),
+    "prod": _reduction("prod"), "cumsum": _cumsum,
+    "dot": _two("dot"), "matmul": _two("matmul"), "outer": _two("outer"), "inner": _inner,
+    "trace": _one("trace"), "diag": _one("diag"), "transpose": _transpose,
+    "reshape": _reshape, "ravel": _one("ravel"), "concatenate": _concatenate, "stack": _stack,
+    "hstack": _hstack, "vstack": _vstack, "expand_dims": _expand_dims, "squeeze": _squeeze,
+    "copy": _copy, "clip": _clip, "where": _where,
+    "zeros": _constructor("zeros"), "ones": _constructor("ones"), "empty": _constructor("empty"),
+    "full": _full, "zeros_like": _like("zeros_like"), "ones_like": _like("ones_like"),
+    "empty_like": _like("empty_like"), "full_like": _full_like, "eye": _eye, "arange": _arange,
+    "array": _array, "asarray": _array,
+}
+
+METHODS = {
+    "sum": _reduction("sum"), "mean": _reduction("mean"), "max": _reduction("max"),
+    "min": _reduction("min"), "prod": _reduction("prod"), "cumsum": _cumsum,
+    "transpose": _transpose, "reshape": _reshape, "squeeze": _squeeze, "clip": _clip,
+}
+
+
+def method(lw, e, base, name):
+    b = lw.b
+    if isinstance(base.type, TupleType):
+        lw.error(e, f".{name}() on a tuple is not supported")
+    if name in METHODS:
+        return METHODS[name](lw, e, f"x.{name}", list(e.args), base)
+    if name in ("ravel", "flatten") and not e.args:
+        return b.op("ravel", base)
+    if name == "copy" and not e.args:
+        return b.op("copy", base)
+    if name == "dot" and len(e.args) == 1:
+        return b.op("dot", base, lw.value(e.args[0]))
+    if name == "item" and not e.args:
+        lw.error(e, "x.item() is not supported", hint="index the element, e.g. x[0]")
+    lw.error(e, f"the array method .{name}() is not supported",
+             hint="see README, 'Supported Python', for the supported methods")
+
+
+def array_attribute(lw, e, base, attr):
+    b = lw.b
+    if attr == "T":
+        return b.op("transpose", base, axes=None)
+    if attr == "shape":
+        if base.rank == 0:
+            lw.error(e, "a number has no .shape")
+        return b.op("shape", base)
+    if attr == "size":
+        return b.op("size", base)
+    if attr == "ndim":
+        return b.const(base.rank)
+    lw.error(e, f"the array attribute .{attr} is not supported")
+
+
+def module_attribute(lw, e, mod, attr):
+    if attr in CONSTANTS and mod.name in ("np", "math"):
+        return lw.b.const(CONSTANTS[attr])
+    if mod.name == "np" and attr == "newaxis":
+        return lw.b.const(None)
+    if mod.name == "np" and attr == "linalg":
+        return ModuleRef("np.linalg")
+    if mod.name == "np" and attr == "random":
+        lw.error(e, "random numbers inside a differentiated function are not supported",
+                 hint="draw them outside and pass them as an argument")
+    if attr in DTYPES:
+        return FuncRef(mod.name, attr)
+    return FuncRef(mod.name, attr)
+
+
+# --- indexing ---
+def getitem(lw, e, base, node):
+    elts = node.elts if isinstance(node, ast.Tuple) else [node]
+    pattern, operands = [], []
+    for x in elts:
+        if isinstance(x, ast.Slice):
+            parts = [x.lower, x.upper, x.step]
+            pattern.append(("slice",) + tuple(p is not None for p in parts))
+            for p in parts:
+                if p is not None:
+                    v = lw.value(p)
+                    if v.type != Type(INT, 0):
+                        lw.error(p, "slice bounds must be integers")
+                    operands.append(v)
+        elif isinstance(x, ast.Constant) and x.value is None:
+            pattern.append(("newaxis",))
+        elif isinstance(x, ast.Constant) and x.value is Ellipsis:
+            lw.error(x, "... in an index is not supported", hint="write the slices out, e.g. x[:, :, j]")
+        else:
+            v = lw.value(x)
+            if v.is_const and v.const_value() is None:
+                pattern.append(("newaxis",))
+                continue
+            pattern.append(("int",))
+            operands.append(v)
+    return lw.b.op("getitem", base, *operands, index=tuple(pattern))

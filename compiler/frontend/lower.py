@@ -1,0 +1,374 @@
+"""Lowering a Python function's AST to typed three-address IR, for one signature.
+
+Lowering happens when a function is specialized for its argument types (as Numba specializes), so
+every statement is typed as it is built and a type error is reported at its source line. Reassigned
+names get versions (x, x_1, ...) so that straight-line code is in SSA form and the reverse sweep
+can read any earlier value."""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from ..errors import CompileError
+from ..ir.nodes import Function, Return, Var, Const
+from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
+from ..rules.builder import Builder, NameAllocator, Sym
+from .source import parse_function
+from .resolve import resolve, ModuleRef, FuncRef, UserFunc, Unsupported
+from . import calls
+
+MAX_INLINE_DEPTH = 20
+
+
+@dataclass
+class Struct:
+    """A tuple or dict argument (or tuple value), flattened: its items are Syms or Structs."""
+    kind: str                # "tuple" or "dict"
+    items: dict              # key (int or str) -> Sym | Struct
+
+
+def flatten_spec(name: str, spec, out: list) -> object:
+    """Parameter names for the leaves of an argument spec, and the binding for the body."""
+    if isinstance(spec, Type):
+        out.append((name, spec))
+        return name
+    kind, items = spec
+    return Struct(kind, {k: flatten_spec(f"{name}_{k}", s, out) for k, s in items})
+
+
+class Lowerer:
+    def __init__(self, parsed, names: NameAllocator, types: dict, depth: int = 0):
+        self.parsed = parsed
+        self.names = names
+        self.types = types
+        self.depth = depth
+        self.env: dict = {}
+        self.b = Builder(types, names)
+        self.stmts = self.b.stmts
+        self.result = None
+
+    # --- errors ---
+    def error(self, node, message, hint=""):
+        raise CompileError(message, self.parsed.loc(node), hint)
+
+    # --- statements ---
+    def lower_body(self, body):
+        for i, stmt in enumerate(body):
+            self.b.loc = self.parsed.loc(stmt)
+            if isinstance(stmt, ast.Return):
+                if i != len(body) - 1:
+                    self.error(stmt, "code after return is unreachable")
+                self.result = self.lower_return(stmt)
+                return
+            self.lower_stmt(stmt)
+        self.error(body[-1] if body else self.parsed.tree, "the function must end with a return statement",
+                   hint="differentiable functions return the value to differentiate")
+
+    def lower_stmt(self, s):
+        if isinstance(s, ast.Assign):
+            value = self.expr(s.value)
+            for target in s.targets:
+                self.bind(target, value)
+        elif isinstance(s, ast.AnnAssign) and s.value is not None:
+            self.bind(s.target, self.expr(s.value))
+        elif isinstance(s, ast.AugAssign):
+            if not isinstance(s.target, ast.Name):
+                self.error(s, "augmented assignment to an element or slice is not supported yet",
+                           hint="write y = y + ..., or build the array with np.concatenate/np.stack")
+            op = calls.BINOPS.get(type(s.op))
+            if op is None:
+                self.error(s, f"operator {type(s.op).__name__} is not supported")
+            current = self.lookup(s.target.id, s.target)
+            self.bind(s.target, calls.binop(self, s, op, current, self.expr(s.value)))
+        elif isinstance(s, ast.Expr):
+            if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+                return  # docstring
+            self.error(s, "an expression statement has no effect here",
+                       hint="assign its value to a name, or remove it")
+        elif isinstance(s, ast.Pass):
+            return
+        elif isinstance(s, (ast.If, ast.For, ast.While)):
+            self.error(s, f"`{type(s).__name__.lower()}` statements are not supported yet",
+                       hint="use np.where(cond, a, b) or a conditional expression for data-dependent choices")
+        else:
+            self.error(s, f"{_describe(s)} is not supported in a differentiable function",
+                       hint=_HINTS.get(type(s), ""))
+
+    def lower_return(self, s):
+        if s.value is None:
+            self.error(s, "return needs a value")
+        if isinstance(s.value, ast.Tuple):
+            return tuple(self.expr(e) for e in s.value.elts)
+        return self.expr(s.value)
+
+    def bind(self, target, value):
+        if isinstance(target, ast.Name):
+            self.env[target.id] = self.named(value, target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            items = self.unpack(value, len(target.elts), target)
+            for t, v in zip(target.elts, items):
+                self.bind(t, v)
+        elif isinstance(target, ast.Subscript):
+            self.error(target, "assignment to an element or slice is not supported yet",
+                       hint="build the array with np.concatenate, np.stack or np.where")
+        else:
+            self.error(target, f"cannot assign to {_describe(target)}")
+
+    def named(self, value, name):
+        """Give a value the user's name, versioned if the name was used before."""
+        if isinstance(value, Sym) and isinstance(value.value, Var) and self.names.is_temp(value.value.name) \
+                and self.stmts and self.stmts[-1].target == value.value.name:
+            return self.b.name(value, self.names.fresh(name, temp=False))
+        return value
+
+    def unpack(self, value, n, node):
+        if isinstance(value, tuple):
+            items = list(value)
+        elif isinstance(value, Struct):
+            items = [value.items[k] for k in sorted(value.items, key=str)] if value.kind == "dict" else \
+                [value.items[k] for k in range(len(value.items))]
+        elif isinstance(value, Sym) and isinstance(value.type, TupleType):
+            items = [self.b.op("tuple_getitem", value, i=i) for i in range(len(value.type.elts))]
+        else:
+            self.error(node, "only tuples and x.shape can be unpacked")
+        if len(items) != n:
+            self.error(node, f"cannot unpack {len(items)} values into {n} names")
+        return items
+
+    # --- names ---
+    def lookup(self, name, node):
+        if name in self.env:
+            return self.env[name]
+        ref = resolve(name, self.parsed.pyfunc)
+        if ref is None:
+            self.error(node, f"name {name!r} is not defined")
+        if isinstance(ref, Unsupported):
+            self.error(node, f"{ref.what} cannot be used in a differentiable function", hint=ref.hint)
+        if isinstance(ref, (bool, int, float)):
+            return self.b.const(ref)
+        return ref
+
+    # --- expressions ---
+    def expr(self, e):
+        method = getattr(self, "expr_" + type(e).__name__, None)
+        if method is None:
+            self.error(e, f"{_describe(e)} is not supported in a differentiable function",
+                       hint=_HINTS.get(type(e), ""))
+        return method(e)
+
+    def value(self, e):
+        """An expression that must be a single number or array."""
+        v = self.expr(e)
+        if not isinstance(v, Sym):
+            self.error(e, f"expected a number or an array here, got {_kind_of(v)}")
+        return v
+
+    def expr_Constant(self, e):
+        if isinstance(e.value, (bool, int, float)):
+            return self.b.const(e.value)
+        if e.value is None:
+            return self.b.const(None)
+        self.error(e, f"constant {e.value!r} is not a number")
+
+    def expr_Name(self, e):
+        return self.lookup(e.id, e)
+
+    def expr_Tuple(self, e):
+        return tuple(self.expr(x) for x in e.elts)
+
+    expr_List = expr_Tuple
+
+    def expr_BinOp(self, e):
+        op = calls.BINOPS.get(type(e.op))
+        if op is None:
+            self.error(e, f"operator {type(e.op).__name__} is not supported")
+        return calls.binop(self, e, op, self.value(e.left), self.value(e.right))
+
+    def expr_UnaryOp(self, e):
+        v = self.value(e.operand)
+        if isinstance(e.op, ast.USub):
+            return self.b.op("neg", v)
+        if isinstance(e.op, ast.UAdd):
+            return v
+        if isinstance(e.op, ast.Not):
+            return self.b.op("not" if v.rank == 0 else "logical_not", v)
+        self.error(e, "bitwise ~ is not supported", hint="use np.logical_not")
+
+    def expr_BoolOp(self, e):
+        op = "logical_and" if isinstance(e.op, ast.And) else "logical_or"
+        acc = self.value(e.values[0])
+        for x in e.values[1:]:
+            acc = self.b.op(op, acc, self.value(x))
+        return acc
+
+    def expr_Compare(self, e):
+        left, acc = self.value(e.left), None
+        for op, right_node in zip(e.ops, e.comparators):
+            name = calls.COMPARE.get(type(op))
+            if name is None:
+                self.error(e, f"comparison {type(op).__name__} is not supported")
+            right = self.value(right_node)
+            c = self.b.op(name, left, right)
+            acc = c if acc is None else self.b.op("logical_and", acc, c)
+            left = right
+        return acc
+
+    def expr_IfExp(self, e):
+        return self.b.op("where", self.value(e.test), self.value(e.body), self.value(e.orelse))
+
+    def expr_Attribute(self, e):
+        base = self.expr(e.value)
+        if isinstance(base, ModuleRef):
+            return calls.module_attribute(self, e, base, e.attr)
+        if isinstance(base, Sym):
+            return calls.array_attribute(self, e, base, e.attr)
+        self.error(e, f"attribute .{e.attr} of {_kind_of(base)} is not supported")
+
+    def expr_Subscript(self, e):
+        base = self.expr(e.value)
+        if isinstance(base, Struct):
+            key = _constant_key(e.slice)
+            if key is None or key not in base.items:
+                self.error(e, f"index a tuple or dict argument with a constant key; {ast.unparse(e.slice)!r} "
+                           f"is not one of {sorted(base.items, key=str)}")
+            return base.items[key]
+        if isinstance(base, tuple):
+            key = _constant_key(e.slice)
+            if not isinstance(key, int) or not -len(base) <= key < len(base):
+                self.error(e, "index a tuple with a constant integer")
+            return base[key]
+        if isinstance(base, Sym) and isinstance(base.type, TupleType):
+            key = _constant_key(e.slice)
+            if not isinstance(key, int):
+                self.error(e, "index x.shape with a constant integer")
+            return self.b.op("tuple_getitem", base, i=key)
+        if isinstance(base, Sym):
+            return calls.getitem(self, e, base, e.slice)
+        self.error(e, f"cannot index {_kind_of(base)}")
+
+    def expr_Call(self, e):
+        return calls.call(self, e)
+
+    # --- user functions, inlined ---
+    def inline(self, node, user: UserFunc, args):
+        if self.depth >= MAX_INLINE_DEPTH:
+            self.error(node, "recursive calls are not supported yet",
+                       hint="write the recursion as a loop")
+        parsed = parse_function(user.pyfunc)
+        params = [a.arg for a in parsed.tree.args.args]
+        if len(params) != len(args):
+            self.error(node, f"{parsed.tree.name}() takes {len(params)} arguments, got {len(args)}")
+        sub = Lowerer(parsed, self.names, self.types, self.depth + 1)
+        sub.b = self.b
+        sub.stmts = self.b.stmts
+        sub.env = dict(zip(params, args))
+        check_signature(parsed)
+        saved = self.b.loc
+        sub.lower_body(parsed.tree.body)
+        self.b.loc = saved
+        return sub.result
+
+
+def _constant_key(node):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, str)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        return -node.operand.value
+    return None
+
+
+def _kind_of(v):
+    if isinstance(v, Struct):
+        return f"a {v.kind} argument"
+    if isinstance(v, tuple):
+        return "a tuple"
+    if isinstance(v, ModuleRef):
+        return f"the module {v.name}"
+    if isinstance(v, (FuncRef, UserFunc)):
+        return "a function"
+    return type(v).__name__
+
+
+def _describe(node) -> str:
+    return {ast.Try: "try/except", ast.With: "a with block", ast.ClassDef: "a class definition",
+            ast.FunctionDef: "a nested function definition", ast.Lambda: "a lambda",
+            ast.Yield: "yield (a generator)", ast.YieldFrom: "yield from", ast.Global: "global",
+            ast.Nonlocal: "nonlocal", ast.Delete: "del", ast.Raise: "raise", ast.Assert: "assert",
+            ast.Import: "import", ast.ImportFrom: "import", ast.ListComp: "a list comprehension",
+            ast.GeneratorExp: "a generator expression", ast.Dict: "a dict literal",
+            ast.Set: "a set literal", ast.JoinedStr: "an f-string", ast.Await: "await",
+            ast.Starred: "*unpacking", ast.NamedExpr: "the walrus operator"}.get(type(node),
+                                                                                 type(node).__name__)
+
+
+_HINTS = {
+    ast.Try: "errors cannot be caught in differentiated code; check inputs before calling",
+    ast.ListComp: "use a NumPy array expression, or np.stack([...]) of a fixed list",
+    ast.GeneratorExp: "use a NumPy reduction such as np.sum",
+    ast.Lambda: "define a function with def at module level",
+    ast.FunctionDef: "define the helper at module level; cotangent inlines calls to it",
+    ast.ClassDef: "pass parameters as arrays, tuples or dicts",
+    ast.Import: "import at module level",
+    ast.ImportFrom: "import at module level",
+    ast.Yield: "return an array instead",
+    ast.With: "move it outside the differentiated function",
+    ast.Global: "pass the value as an argument",
+    ast.Assert: "check inputs before calling the differentiated function",
+    ast.Raise: "check inputs before calling the differentiated function",
+}
+
+
+def check_signature(parsed):
+    a = parsed.tree.args
+    if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
+        raise CompileError("only plain positional parameters are supported (no defaults, *args or **kwargs)",
+                           parsed.loc(parsed.tree), hint="pass every argument explicitly")
+
+
+def lower(pyfunc, specs) -> tuple[Function, object]:
+    """IR for `pyfunc` specialized to argument specs (Types, or ('tuple'|'dict', items) trees).
+    Returns the function and the structure of its result (a Sym or a tuple of Syms)."""
+    parsed = parse_function(pyfunc)
+    check_signature(parsed)
+    params = [a.arg for a in parsed.tree.args.args]
+    if len(params) != len(specs):
+        raise CompileError(f"{parsed.tree.name}() takes {len(params)} arguments, got {len(specs)}",
+                           parsed.loc(parsed.tree))
+    names = NameAllocator(_all_names(parsed.tree))
+    types: dict = {}
+    lowerer = Lowerer(parsed, names, types)
+    leaves: list = []
+    for p, spec in zip(params, specs):
+        binding = flatten_spec(p, spec, leaves)
+        lowerer.env[p] = binding
+    for leaf, ty in leaves:
+        names.reserve(leaf)
+        types[leaf] = ty
+    for p in params:
+        lowerer.env[p] = _bind_leaves(lowerer.env[p], lowerer.b)
+    lowerer.lower_body(parsed.tree.body)
+    result = lowerer.result
+    _check_result(lowerer, result)
+    values = tuple(r.value for r in result) if isinstance(result, tuple) else (result.value,)
+    body = lowerer.stmts + [Return(values, parsed.loc(parsed.tree.body[-1]))]
+    fn = Function(parsed.tree.name, [leaf for leaf, _ in leaves], body, parsed.filename, types)
+    fn.names = names
+    return fn, result
+
+
+def _bind_leaves(binding, b):
+    if isinstance(binding, str):
+        return b.sym(Var(binding))
+    return Struct(binding.kind, {k: _bind_leaves(v, b) for k, v in binding.items.items()})
+
+
+def _check_result(lowerer, result):
+    items = result if isinstance(result, tuple) else (result,)
+    for r in items:
+        if not isinstance(r, Sym) or isinstance(r.type, TupleType):
+            lowerer.error(lowerer.parsed.tree.body[-1], "return numbers or arrays (or a tuple of them)")
+
+
+def _all_names(tree) -> set:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {a.arg for a in ast.walk(tree)
+                                                                         if isinstance(a, ast.arg)}

@@ -1,0 +1,99 @@
+"""Name resolution: what a free name in the user's function refers to. NumPy and math under any
+alias, their functions imported by name, numeric constants, and other user functions."""
+from __future__ import annotations
+
+import builtins
+import math
+import types
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    name: str                # "np", "np.linalg", "np.random" or "math"
+
+
+@dataclass(frozen=True)
+class FuncRef:
+    module: str              # "np", "np.linalg", "math" or "builtins"
+    name: str
+
+
+@dataclass(frozen=True)
+class UserFunc:
+    pyfunc: object
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    what: str
+    hint: str
+
+
+MODULES = {id(np): "np", id(np.linalg): "np.linalg", id(math): "math", id(np.random): "np.random"}
+
+
+def _function_index():
+    index = {}
+    for modname, mod in (("np", np), ("np.linalg", np.linalg), ("math", math)):
+        for name in dir(mod):
+            obj = getattr(mod, name)
+            if callable(obj) and not isinstance(obj, type):
+                index.setdefault(id(obj), FuncRef(modname, name))
+    for name in ("abs", "min", "max", "len", "float", "int", "range", "sum", "bool", "print"):
+        index[id(getattr(builtins, name))] = FuncRef("builtins", name)
+    return index
+
+
+_INDEX = None
+
+
+def closure_vars(pyfunc) -> dict:
+    names = {}
+    code = pyfunc.__code__
+    if pyfunc.__closure__:
+        for name, cell in zip(code.co_freevars, pyfunc.__closure__):
+            try:
+                names[name] = cell.cell_contents
+            except ValueError:
+                pass
+    return names
+
+
+def resolve(name: str, pyfunc):
+    """What `name`, free in `pyfunc`, means; None if it is not defined."""
+    global _INDEX
+    if _INDEX is None:
+        _INDEX = _function_index()
+    closure = closure_vars(pyfunc)
+    if name in closure:
+        value = closure[name]
+    elif name in pyfunc.__globals__:
+        value = pyfunc.__globals__[name]
+    elif hasattr(builtins, name):
+        value = getattr(builtins, name)
+    else:
+        return None
+    return classify(value, name)
+
+
+def classify(value, name: str):
+    if isinstance(value, types.ModuleType):
+        if id(value) in MODULES:
+            return ModuleRef(MODULES[id(value)])
+        return Unsupported(f"module {value.__name__!r}", "only numpy and math are supported")
+    if isinstance(value, (bool, int, float, np.floating, np.integer)) and not isinstance(value, np.ndarray):
+        return value.item() if isinstance(value, np.generic) else value
+    if id(value) in _INDEX:
+        return _INDEX[id(value)]
+    inner = getattr(value, "__cotangent_function__", None)
+    if inner is not None:
+        return UserFunc(inner)
+    if isinstance(value, types.FunctionType):
+        return UserFunc(value)
+    if isinstance(value, np.ndarray):
+        return Unsupported(f"the global array {name!r}",
+                           f"pass {name} as an argument, so its gradient and its changes are seen")
+    return Unsupported(f"{name!r} (a {type(value).__name__})", "")

@@ -1,0 +1,152 @@
+"""IR nodes. Statements are three-address assignments to names; control flow stays structured so
+that the reverse sweep can mirror it. Every statement carries the source location it came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Loc:
+    filename: str
+    line: int
+    col: int
+    text: str          # the source line, stripped
+
+    def short(self) -> str:
+        import os
+        return f"{os.path.basename(self.filename)}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Any         # a Python float, int, bool or None
+
+    def __str__(self) -> str:
+        return repr(self.value)
+
+
+Value = Union[Var, Const]
+
+
+@dataclass
+class Assign:
+    """target = op(args...; params). params are static (axis, keepdims, index pattern...)."""
+    target: str
+    op: str
+    args: tuple
+    params: tuple = ()           # sorted (key, value) pairs, hashable
+    loc: Loc | None = None
+    role: str = "primal"         # "primal", "adjoint" or "tangent": how the backend comments it
+
+    def param(self, key: str, default: Any = None) -> Any:
+        for k, v in self.params:
+            if k == key:
+                return v
+        return default
+
+
+@dataclass
+class SetItem:
+    """target[index] = value, the index built like Assign('getitem') params/args."""
+    target: str
+    index_args: tuple
+    params: tuple
+    value: Value
+    loc: Loc | None = None
+    role: str = "primal"
+
+
+@dataclass
+class Return:
+    values: tuple                # one Value, or several for a tuple return
+    loc: Loc | None = None
+    role: str = "primal"
+
+
+@dataclass
+class If:
+    cond: Value
+    body: list
+    orelse: list
+    loc: Loc | None = None
+
+
+@dataclass
+class For:
+    var: str
+    start: Value
+    stop: Value
+    step: Value
+    body: list
+    loc: Loc | None = None
+
+
+@dataclass
+class While:
+    cond_body: list              # statements that compute `cond`, re-run before every trip
+    cond: Value
+    body: list
+    loc: Loc | None = None
+
+
+@dataclass
+class Break:
+    loc: Loc | None = None
+
+
+@dataclass
+class Continue:
+    loc: Loc | None = None
+
+
+Stmt = Union[Assign, SetItem, Return, If, For, While, Break, Continue]
+
+
+@dataclass
+class Function:
+    name: str
+    params: list                 # parameter names, after flattening tuples and dicts
+    body: list
+    filename: str = "<unknown>"
+    types: dict = field(default_factory=dict)   # name -> Type, filled by type inference
+    doc: str = ""
+
+
+def walk(stmts: list):
+    """Every statement, depth first, in source order."""
+    for s in stmts:
+        yield s
+        if isinstance(s, If):
+            yield from walk(s.body)
+            yield from walk(s.orelse)
+        elif isinstance(s, For):
+            yield from walk(s.body)
+        elif isinstance(s, While):
+            yield from walk(s.cond_body)
+            yield from walk(s.body)
+
+
+def operands(s) -> tuple:
+    """The values a statement reads."""
+    if isinstance(s, Assign):
+        return s.args
+    if isinstance(s, SetItem):
+        return (Var(s.target),) + tuple(s.index_args) + (s.value,)
+    if isinstance(s, Return):
+        return s.values
+    if isinstance(s, If):
+        return (s.cond,)
+    if isinstance(s, For):
+        return (s.start, s.stop, s.step)
+    if isinstance(s, While):
+        return (s.cond,)
+    return ()

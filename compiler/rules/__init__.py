@@ -1,0 +1,6 @@
+"""The rule table: importing this package declares every primitive once."""
+from . import table, elementwise, select, reductions, linalg, shapes, indexing, constructors  # noqa: F401
+from .table import PRIMITIVES, Primitive, TypeRuleError
+from .derive import printed
+
+__all__ = ["PRIMITIVES", "Primitive", "TypeRuleError", "printed"]

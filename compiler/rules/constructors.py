@@ -1,0 +1,112 @@
+"""Array constructors and *_like helpers: their derivative is zero. The adjoint-side helpers
+(unbroadcast) live here too: they are how adjoints are reduced back over broadcast axes."""
+from __future__ import annotations
+
+from ..ir.types import Type, FLOAT, INT, BOOL
+from .hand import prim, tup
+from .table import TypeRuleError
+
+DTYPES = {FLOAT: "np.float64", INT: "np.int64", BOOL: "np.bool_"}
+
+
+def _dims_type(kind_param="dtype", fill_arg=False):
+    def infer(types, params):
+        dims = types[:-1] if fill_arg else types
+        for t in dims:
+            if not (t.rank == 0 and t.kind == INT):
+                raise TypeRuleError("array sizes must be integers", hint="write np.zeros((n, m)) with ints")
+        return Type(params.get(kind_param) or FLOAT, len(dims))
+    return infer
+
+
+def _dims_emit(fn):
+    def emit(a, p, t):
+        dtype = p.get("dtype")
+        suffix = f", dtype={DTYPES[dtype]}" if dtype and dtype != FLOAT else ""
+        return f"np.{fn}({tup(a)}{suffix})"
+    return emit
+
+
+for _fn in ("zeros", "ones", "empty"):
+    prim(_fn, _dims_type(), _dims_emit(_fn), differentiable=False)
+
+
+def _full_type(types, params):
+    fill = types[-1]
+    dims = _dims_type(fill_arg=True)(types, params)
+    return Type(params.get("dtype") or (FLOAT if fill.kind == FLOAT else fill.kind), dims.rank)
+
+
+prim("full", _full_type, lambda a, p, t: f"np.full({tup(a[:-1])}, {a[-1]})", differentiable=False)
+
+
+def _like_type(types, params):
+    t = types[0]
+    return Type(params.get("dtype") or t.kind, t.rank)
+
+
+for _fn in ("zeros_like", "ones_like", "empty_like"):
+    prim(_fn, _like_type, lambda a, p, t, fn=_fn: f"np.{fn}({a[0]})" if t[0].rank else
+         ("0.0" if fn == "zeros_like" else "1.0"), differentiable=False)
+prim("full_like", _like_type, lambda a, p, t: f"np.full_like({a[0]}, {a[1]})", differentiable=False)
+prim("eye", lambda types, p: Type(FLOAT, 2), lambda a, p, t: f"np.eye({', '.join(a)})", differentiable=False)
+
+
+def _arange_type(types, params):
+    kinds = [t.kind for t in types]
+    return Type(FLOAT if FLOAT in kinds else INT, 1)
+
+
+prim("arange", _arange_type, lambda a, p, t: f"np.arange({', '.join(a)})", differentiable=False)
+
+
+def _literal_type(types, params):
+    value = params["value"]
+    rank, v = 0, value
+    while isinstance(v, tuple):
+        rank += 1
+        v = v[0] if v else 0.0
+    flat = list(_flatten(value))
+    kind = FLOAT if any(isinstance(x, float) for x in flat) or params.get("dtype") == FLOAT else (
+        BOOL if flat and all(isinstance(x, bool) for x in flat) else INT)
+    return Type(params.get("dtype") or kind, rank)
+
+
+def _flatten(v):
+    if isinstance(v, tuple):
+        for x in v:
+            yield from _flatten(x)
+    else:
+        yield v
+
+
+def _literal_text(v):
+    if isinstance(v, tuple):
+        return "[" + ", ".join(_literal_text(x) for x in v) + "]"
+    return repr(v)
+
+
+def _literal_emit(a, p, t):
+    dtype = p.get("dtype")
+    v = p["value"]
+    if dtype == FLOAT:
+        v = _floats(v)
+    return f"np.array({_literal_text(v)})"
+
+
+def _floats(v):
+    return tuple(_floats(x) for x in v) if isinstance(v, tuple) else float(v)
+
+
+prim("array_literal", _literal_type, _literal_emit, differentiable=False)
+
+
+# --- adjoint helpers ---
+def _unbroadcast_type(types, params):
+    return Type(FLOAT, types[1].rank)
+
+
+prim("unbroadcast", _unbroadcast_type, "unbroadcast({0}, {1})",
+     jvp=lambda b, out, args, tg, p: b.call("unbroadcast", tg[0], args[1]),
+     vjp=lambda b, g, out, args, active, p: [b.call("zeros_like", args[0]) + g, None],
+     doc="sum an adjoint over the axes along which its operand was broadcast")

@@ -1,0 +1,139 @@
+"""Derivatives of elementwise primitives, derived by SymPy once per primitive and cached.
+
+A primitive is declared as a SymPy expression in its arguments. `partials` differentiates it,
+simplifies, and rewrites occurrences of the primitive itself as the output `out` (so tanh' reads
+`1 - out**2`). `emit_expr` turns a SymPy expression into IR statements through a Builder."""
+from __future__ import annotations
+
+import functools
+
+_sp = None
+
+
+def sympy():
+    """SymPy is imported on first use only: a process that loads cached gradients never needs it."""
+    global _sp
+    if _sp is None:
+        import sympy as sp
+        _sp = sp
+    return _sp
+
+
+ARG_NAMES = ("x", "y", "z")
+
+
+@functools.lru_cache(maxsize=None)
+def symbols(n: int):
+    sp = sympy()
+    return tuple(sp.Symbol(ARG_NAMES[i], real=True) for i in range(n)), sp.Symbol("out", real=True)
+
+
+@functools.lru_cache(maxsize=None)
+def partials(name: str, consts: tuple) -> tuple:
+    """d op / d arg_i for each argument, as SymPy expressions in x, y, ... and `out`.
+    `consts` holds a constant operand's value (or None) per position, substituted before deriving
+    so that `x ** 2` differentiates to `2*x`, not `y*x**(y - 1)`."""
+    from .elementwise import DEFINITIONS
+    sp = sympy()
+    definition = DEFINITIONS[name]
+    xs, out = symbols(definition.arity)
+    expr = definition.expr(*xs)
+    subs = {x: sp.nsimplify(c) for x, c in zip(xs, consts) if c is not None}
+    expr_c = expr.subs(subs)
+    result = []
+    for i, x in enumerate(xs):
+        if consts[i] is not None:
+            result.append(None)
+            continue
+        if definition.manual is not None:
+            candidates = [definition.manual(*xs)[i].subs(subs)]
+        else:
+            raw = sp.diff(expr_c, x)
+            candidates = [raw, sp.simplify(raw)]
+        if definition.use_out and not expr_c.is_Symbol:
+            candidates = [c.subs(expr_c, out) for c in candidates]
+        # the shortest form wins; ties go to the one that reuses the output (tanh' = 1 - out**2)
+        result.append(min(candidates, key=lambda c: (sp.count_ops(c), out not in c.free_symbols)))
+    return tuple(result)
+
+
+def printed(name: str) -> list[str]:
+    """The derived partials printed as NumPy code, for the docs and `ct.rules`."""
+    from .elementwise import DEFINITIONS
+    from sympy.printing.numpy import NumPyPrinter
+    printer = NumPyPrinter({"fully_qualified_modules": False})
+    n = DEFINITIONS[name].arity
+    return [printer.doprint(d) for d in partials(name, (None,) * n)]
+
+
+_FUNCS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "sinh": "sinh",
+          "cosh": "cosh", "tanh": "tanh", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
+          "sign": "sign", "Abs": "abs", "floor": "floor"}
+
+
+def emit_expr(b, expr, env: dict, first=None):
+    """Append statements computing `expr` to builder `b`; `env` maps SymPy symbols to Syms.
+    `first`, if given, is a symbol put first in products (the incoming adjoint reads best first)."""
+    sp = sympy()
+    if expr in env:
+        return env[expr]
+    if expr.is_number:
+        return b.const(float(expr))
+    if isinstance(expr, sp.Add):
+        terms = list(sp.Add.make_args(expr))
+        terms.sort(key=lambda t: (_is_negative(t), sp.default_sort_key(t)))
+        acc = None
+        for t in terms:
+            if _is_negative(t):
+                v = emit_expr(b, -t, env, first)
+                acc = -v if acc is None else acc - v
+            else:
+                v = emit_expr(b, t, env, first)
+                acc = v if acc is None else acc + v
+        return acc
+    if isinstance(expr, sp.Mul):
+        coeff, factors = expr.as_coeff_mul()
+        if coeff < 0:
+            return -emit_expr(b, -expr, env, first)
+        num, den = [], []
+        for f in factors:
+            if isinstance(f, sp.Pow) and f.exp.is_Number and f.exp < 0:
+                den.append(f.base ** (-f.exp))
+            else:
+                num.append(f)
+        if first is not None:
+            num.sort(key=lambda f: (f != first, sp.default_sort_key(f)))
+        acc = None
+        for f in num:
+            v = emit_expr(b, f, env, first)
+            acc = v if acc is None else acc * v
+        if coeff != 1 or acc is None:
+            c = b.const(float(coeff))
+            acc = c if acc is None else c * acc
+        for f in den:
+            acc = acc / emit_expr(b, f, env, first)
+        return acc
+    if isinstance(expr, sp.Pow):
+        base, ex = expr.base, expr.exp
+        if ex == sp.Rational(1, 2):
+            return b.call("sqrt", emit_expr(b, base, env, first))
+        if ex.is_Number and ex < 0:
+            return b.const(1.0) / emit_expr(b, base ** (-ex), env, first)
+        if ex == 2:
+            v = emit_expr(b, base, env, first)
+            return b.op("pow", v, b.const(2))
+        if ex.is_Integer:
+            return b.op("pow", emit_expr(b, base, env, first), b.const(int(ex)))
+        return b.op("pow", emit_expr(b, base, env, first), emit_expr(b, ex, env, first))
+    fname = type(expr).__name__
+    if fname in _FUNCS:
+        args = [emit_expr(b, a, env, first) for a in expr.args]
+        if fname == "log" and len(expr.args) == 2:
+            return b.call("log", args[0]) / b.call("log", args[1])
+        return b.call(_FUNCS[fname], *args)
+    raise RuntimeError(f"cannot emit SymPy expression {expr!r}")
+
+
+def _is_negative(t) -> bool:
+    c, _ = t.as_coeff_mul()
+    return bool(c < 0)

@@ -1,0 +1,42 @@
+"""The one table of primitives. Each entry says how to type it, how to print it, and its tangent
+(JVP) and adjoint (VJP) rules; siblings sit next to each other, as in JAX's lax.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+PRIMITIVES: dict[str, "Primitive"] = {}
+
+
+class TypeRuleError(Exception):
+    """Raised by a type rule; the caller turns it into a CompileError at the statement's line."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass
+class Primitive:
+    name: str
+    infer: Callable            # (arg_types, params) -> Type
+    emit: Callable             # (arg_texts, params, arg_types) -> str
+    jvp: Optional[Callable] = None   # (b, out, args, tangents, params) -> Sym | None
+    vjp: Optional[Callable] = None   # (b, g, out, args, active, params) -> list[Sym | None]
+    differentiable: bool = True      # False: the derivative is zero (comparisons, sign, floor...)
+    broadcasting: bool = False       # elementwise: adjoints are reduced back over broadcast axes
+    doc: str = ""
+
+    def rule_source(self) -> str:
+        return self.doc
+
+
+def register(prim: Primitive) -> Primitive:
+    if prim.name in PRIMITIVES:
+        raise ValueError(f"primitive {prim.name!r} declared twice")
+    PRIMITIVES[prim.name] = prim
+    return prim
+
+
+def get(name: str) -> Primitive:
+    return PRIMITIVES[name]

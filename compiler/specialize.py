@@ -1,0 +1,204 @@
+"""From a Python function and concrete arguments to compiled, callable code, once per signature.
+
+A signature is the structure of the arguments (tuples, dicts) and each leaf's kind and rank. For
+each (signature, transformation, target) the function is lowered, transformed, printed and loaded;
+the results are kept in memory here and on disk by the loader."""
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import CompileError
+from .ir.types import Type, FLOAT, INT, BOOL
+from .ir.nodes import Var
+from .config import VERSION
+from . import rules  # noqa: F401  (fills the rule table)
+from .frontend.lower import lower
+from .transforms.reverse import reverse
+from .transforms.forward import forward
+from .backends.pysource import module_source
+from .backends import loader
+
+
+# --- argument structure ---
+def leaf_type(x, where: str) -> Type:
+    if isinstance(x, (bool, np.bool_)):
+        return Type(BOOL, 0)
+    if isinstance(x, (int, np.integer)):
+        return Type(INT, 0)
+    if isinstance(x, (float, np.floating)):
+        return Type(FLOAT, 0)
+    if isinstance(x, np.ndarray):
+        if x.ndim == 0:
+            return leaf_type(x.item(), where)
+        kind = x.dtype.kind
+        if kind == "f":
+            return Type(FLOAT, x.ndim)
+        if kind in "iu":
+            return Type(INT, x.ndim)
+        if kind == "b":
+            return Type(BOOL, x.ndim)
+        raise CompileError(f"{where}: arrays of dtype {x.dtype} are not supported",
+                           hint="use float64, int64 or bool arrays")
+    if isinstance(x, list):
+        raise CompileError(f"{where} is a list", hint="pass a NumPy array (np.asarray(...)) or a tuple")
+    raise CompileError(f"{where} has type {type(x).__name__}, which cotangent cannot differentiate through",
+                       hint="pass floats, ints, NumPy arrays, or tuples and dicts of these")
+
+
+def spec_of(x, where: str):
+    if isinstance(x, tuple):
+        return ("tuple", tuple((i, spec_of(v, f"{where}[{i}]")) for i, v in enumerate(x)))
+    if isinstance(x, dict):
+        for k in x:
+            if not isinstance(k, str) or not k.isidentifier():
+                raise CompileError(f"{where} has the key {k!r}", hint="dict arguments need identifier keys")
+        return ("dict", tuple((k, spec_of(x[k], f"{where}[{k!r}]")) for k in sorted(x)))
+    return leaf_type(x, where)
+
+
+def leaves(x) -> list:
+    if isinstance(x, tuple):
+        return [leaf for v in x for leaf in leaves(v)]
+    if isinstance(x, dict):
+        return [leaf for k in sorted(x) for leaf in leaves(x[k])]
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return [x.item()]
+    if isinstance(x, np.generic):
+        return [x.item()]
+    return [x]
+
+
+def spec_leaf_count(spec) -> int:
+    if isinstance(spec, Type):
+        return 1
+    return sum(spec_leaf_count(s) for _, s in spec[1])
+
+
+def spec_leaf_types(spec) -> list:
+    if isinstance(spec, Type):
+        return [spec]
+    return [t for _, s in spec[1] for t in spec_leaf_types(s)]
+
+
+def rebuild(spec, it):
+    """The structure of `spec` filled from iterator `it` (None where a leaf is not float)."""
+    if isinstance(spec, Type):
+        return next(it)
+    kind, items = spec
+    values = {k: rebuild(s, it) for k, s in items}
+    return tuple(values[i] for i in range(len(items))) if kind == "tuple" else values
+
+
+@dataclass
+class Compiled:
+    """A specialized, transformed, loaded function and what is needed to call and explain it."""
+    run: object              # the callable over leaves
+    python_run: object       # the same source as plain Python, for locating errors
+    source: str
+    locmap: dict
+    path: str
+    ir: object
+    out_count: int
+    python_locmap: dict
+
+
+def _display_name(pyfunc) -> str:
+    return f"{pyfunc.__module__}.{pyfunc.__qualname__}".replace("<locals>.", "")
+
+
+def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str) -> Compiled:
+    fn, result = lower(pyfunc, specs)
+    outs = result if isinstance(result, tuple) else (result,)
+    values = tuple(r.value for r in outs)
+    leaf_names = _leaf_names(fn, specs)
+    wrt = [n for i in wrt_args for n, t in leaf_names[i] if t.kind == FLOAT]
+    if mode == "primal":
+        out_fn = fn
+    elif mode in ("grad", "vjp"):
+        first = outs[0]
+        if mode == "grad":
+            if has_aux and not isinstance(result, tuple):
+                raise CompileError("has_aux=True needs the function to return (value, aux)",
+                                   fn.body[-1].loc)
+            if isinstance(result, tuple) and not has_aux:
+                raise CompileError("grad needs a function that returns one number; this one returns a tuple",
+                                   fn.body[-1].loc, hint="pass has_aux=True if the rest is auxiliary data")
+            if first.type.rank != 0 or first.type.kind != FLOAT:
+                raise CompileError(f"grad needs a scalar float output, but {fn.name} returns {first.type}",
+                                   fn.body[-1].loc, hint="reduce it (np.sum, np.mean), or use ct.vjp / ct.jacrev")
+        elif isinstance(result, tuple) and not has_aux:
+            raise CompileError("vjp of a function returning a tuple is not supported yet", fn.body[-1].loc)
+        out_fn = reverse(fn, values, wrt, seed="one" if mode == "grad" else "param", suffix=mode)
+    elif mode == "jvp":
+        if isinstance(result, tuple):
+            raise CompileError("jvp of a function returning a tuple is not supported yet", fn.body[-1].loc)
+        out_fn = forward(fn, values, wrt)
+    else:
+        raise ValueError(mode)
+    out_fn.doc = _docline(pyfunc, mode, wrt)
+    header = (f"Generated by cotangent {VERSION}: {mode} of {_display_name(pyfunc)}.\n"
+              f"Signature: ({', '.join(f'{p}: {fn.types[p]}' for p in fn.params)}).")
+    src_py, locmap = module_source([out_fn], "python", header)
+    py_module = loader.load(src_py, out_fn.name)
+    python_run = getattr(py_module, out_fn.name)
+    if target == "python":
+        return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, len(outs), locmap)
+    src, nb_locmap = module_source([out_fn], "cpu", header)
+    module = loader.load(src, out_fn.name)
+    return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn,
+                    len(outs), locmap)
+
+
+def _docline(pyfunc, mode, wrt) -> str:
+    what = {"primal": "The value of", "grad": "The value and gradient of",
+            "vjp": "The value and vector-Jacobian product of", "jvp": "The value and tangent (JVP) of"}[mode]
+    tail = f" with respect to {', '.join(wrt)}" if mode != "primal" and wrt else ""
+    return f"{what} {pyfunc.__name__}{tail}."
+
+
+def _leaf_names(fn, specs):
+    names, k = [], 0
+    for spec in specs:
+        n = spec_leaf_count(spec)
+        names.append(list(zip(fn.params[k:k + n], spec_leaf_types(spec))))
+        k += n
+    return names
+
+
+def call_checked(compiled: Compiled, leaves_, first: bool):
+    """Run compiled code; if it fails, run the Python version to say which source line failed."""
+    if first and compiled.run is not compiled.python_run:
+        _locate(compiled, leaves_)
+    try:
+        return compiled.run(*leaves_)
+    except Exception as e:  # noqa: BLE001 - re-raised with the user's line where it can be found
+        _locate(compiled, leaves_)
+        raise_compile_failure(compiled, e)
+
+
+def _locate(compiled: Compiled, leaves_):
+    with np.errstate(all="ignore"):
+        try:
+            compiled.python_run(*leaves_)
+        except Exception as e:  # noqa: BLE001
+            loc = None
+            for frame, lineno in traceback.walk_tb(sys.exc_info()[2]):
+                if frame.f_code.co_filename == compiled.python_run.__code__.co_filename:
+                    loc = compiled.python_locmap.get(lineno)
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise CompileError(f"{type(e).__name__}: {msg}", loc,
+                               hint="check the shapes of the arguments") from None
+
+
+def raise_compile_failure(compiled, e):
+    name = type(e).__module__ or ""
+    if name.startswith("numba"):
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CompileError(f"Numba could not compile the generated code: {first}",
+                           hint=f"this is a cotangent bug; target='python' runs it without Numba. "
+                                f"Generated source: {compiled.path}") from None
+    raise e

@@ -1,0 +1,1 @@
+"""Reference models built from cotangent.runtime and the compiler."""

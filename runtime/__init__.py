@@ -1,0 +1,1 @@
+"""Layers, losses, initializers, optimizers and the training loop, built on generated gradients."""
