@@ -88,8 +88,10 @@ class Lowerer:
         elif isinstance(s, ast.Pass):
             return
         elif isinstance(s, (ast.If, ast.For, ast.While)):
-            self.error(s, f"`{type(s).__name__.lower()}` statements are not supported yet",
-                       hint="use np.where(cond, a, b) or a conditional expression for data-dependent choices")
+            kind = type(s).__name__.lower()
+            hint = ("use np.where(cond, a, b) or `a if cond else b` for data-dependent choices" if kind == "if"
+                    else "write the loop as NumPy array operations (reductions, cumsum, matmul) for now")
+            self.error(s, f"`{kind}` statements are not supported yet", hint=hint)
         else:
             self.error(s, f"{_describe(s)} is not supported in a differentiable function",
                        hint=_HINTS.get(type(s), ""))

@@ -46,7 +46,10 @@ def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: 
 
     def accumulate(name, c: Sym):
         if name not in adj:
-            adj[name] = b.name(c, bar(name))
+            if isinstance(c.value, Var) and not names.is_temp(c.value.name):
+                adj[name] = c          # the same adjoint as another value: share it, no copy
+            else:
+                adj[name] = b.name(c, bar(name))
         else:
             adj[name] = b.op("add", adj[name], c, target=bar(name))
 
@@ -81,7 +84,9 @@ def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: 
     b.loc = ret.loc
     grads = []
     for name in wrt:
-        if name in adj:
+        if name in adj and adj[name].value.name != bar(name) and bar(name) not in types:
+            grads.append(b.op("alias", adj[name], target=bar(name)).value)
+        elif name in adj:
             grads.append(adj[name].value)
         else:
             grads.append(b.op("zeros_like", b.sym(Var(name)), target=bar(name)).value)

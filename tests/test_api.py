@@ -1,0 +1,186 @@
+"""The public API's conventions (JAX's), argument structures, generated source, and the cache."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import cotangent as ct
+
+
+def loss(W, b, X):
+    return np.sum(np.tanh(X @ W + b) ** 2)
+
+
+def loss_with_aux(W, X):
+    h = X @ W
+    return np.sum(h * h), h
+
+
+def scaled(x, n):
+    return np.sum(x * x) * n
+
+
+def tree_loss(params, x):
+    W = params["W"]
+    b = params["b"]
+    return np.sum((x @ W + b) ** 2)
+
+
+def tuple_loss(wb, x):
+    W, b = wb
+    return np.sum(np.sin(x @ W) + b)
+
+
+def vector_fn(x, y):
+    return np.sin(x) * y
+
+
+RNG = np.random.default_rng(1)
+W = RNG.standard_normal((3, 2))
+B = RNG.standard_normal(2)
+X = RNG.standard_normal((4, 3))
+
+
+def fd_grad(f, args, i, h=1e-6):
+    x = np.array(args[i], dtype=float)
+    g = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[k] += h
+        down[k] -= h
+        a_up, a_down = list(args), list(args)
+        a_up[i], a_down[i] = up, down
+        g[k] = (f(*a_up) - f(*a_down)) / (2 * h)
+    return g
+
+
+def test_argnums_int_and_tuple():
+    gW = ct.grad(loss)(W, B, X)
+    assert gW.shape == W.shape
+    np.testing.assert_allclose(gW, fd_grad(loss, (W, B, X), 0), rtol=1e-6, atol=1e-8)
+    gW2, gb = ct.grad(loss, argnums=(0, 1))(W, B, X)
+    np.testing.assert_allclose(gW2, gW)
+    np.testing.assert_allclose(gb, fd_grad(loss, (W, B, X), 1), rtol=1e-6, atol=1e-8)
+
+
+def test_value_and_grad_has_aux():
+    (value, aux), g = ct.value_and_grad(loss_with_aux, has_aux=True)(W, X)
+    np.testing.assert_allclose(aux, X @ W)
+    np.testing.assert_allclose(value, np.sum((X @ W) ** 2))
+    np.testing.assert_allclose(g, 2 * X.T @ (X @ W), rtol=1e-12)
+    g2, aux2 = ct.grad(loss_with_aux, has_aux=True)(W, X)
+    np.testing.assert_allclose(g2, g)
+    np.testing.assert_allclose(aux2, aux)
+
+
+def test_integer_argument_is_not_differentiated_and_rejected_as_target():
+    x = np.arange(3.0)
+    np.testing.assert_allclose(ct.grad(scaled)(x, 3), 6 * x)
+    with pytest.raises(ct.CompileError, match="only float arguments can be differentiated"):
+        ct.grad(scaled, argnums=1)(x, 3)
+
+
+def test_dict_and_tuple_arguments_keep_their_structure():
+    params = {"W": W, "b": B}
+    g = ct.grad(tree_loss)(params, X)
+    assert set(g) == {"W", "b"}
+    r = X @ W + B
+    np.testing.assert_allclose(g["W"], 2 * X.T @ r, rtol=1e-12)
+    np.testing.assert_allclose(g["b"], 2 * r.sum(axis=0), rtol=1e-12)
+    gW, gb = ct.grad(tuple_loss)((W, B), X)
+    np.testing.assert_allclose(gW, X.T @ np.cos(X @ W), rtol=1e-12)
+    np.testing.assert_allclose(gb, np.full(2, 4.0))
+
+
+def test_vjp_and_jvp_agree_on_a_vector_function():
+    x, y = RNG.standard_normal(5), RNG.standard_normal(5)
+    value, pullback = ct.vjp(vector_fn, x, y)
+    np.testing.assert_allclose(value, np.sin(x) * y)
+    w = RNG.standard_normal(5)
+    dx, dy = pullback(w)
+    np.testing.assert_allclose(dx, w * np.cos(x) * y, rtol=1e-12)
+    np.testing.assert_allclose(dy, w * np.sin(x), rtol=1e-12)
+    v = RNG.standard_normal(5)
+    value2, tangent = ct.jvp(vector_fn, (x, y), (v, None))
+    np.testing.assert_allclose(value2, value)
+    np.testing.assert_allclose(tangent, np.cos(x) * y * v, rtol=1e-12)
+    # dot-product test: <J v, w> = <v, J^T w>
+    np.testing.assert_allclose(np.dot(tangent, w), np.dot(v, dx), rtol=1e-12)
+
+
+def test_python_target_runs_the_same_source():
+    f_py = ct.differentiable(loss, target="python")
+    g_py = ct.grad(f_py)(W, B, X)
+    np.testing.assert_allclose(g_py, ct.grad(loss)(W, B, X), rtol=1e-12)
+    src_py = ct.source(ct.grad(f_py))
+    src_cpu = ct.source(ct.grad(loss))
+    strip = lambda s: [l for l in s.splitlines() if "numba" not in l]
+    assert strip(src_py) == strip(src_cpu)
+
+
+def test_generated_source_reads_like_the_derivation():
+    src = ct.source(ct.grad(loss), W, B, X)
+    assert "def loss_grad(W, b, X):" in src
+    assert "# adjoint of test_api.py:" in src
+    assert "W_bar" in src
+    assert "b_bar" not in src and "X_bar" not in src   # activity analysis: only W is differentiated
+    assert "uuid" not in src.lower()
+
+
+DETERMINISM = textwrap.dedent('''
+    import numpy as np, cotangent as ct
+    def loss(W, X):
+        return np.sum(np.tanh(X @ W) ** 2)
+    print(ct.source(ct.grad(loss), np.ones((3, 2)), np.ones((4, 3))))
+''')
+
+
+def test_generated_source_is_byte_identical_across_processes(tmp_path):
+    script = tmp_path / "det.py"
+    script.write_text(DETERMINISM)
+    env = dict(os.environ, COTANGENT_CACHE_DIR=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True).stdout
+            for _ in range(2)]
+    assert runs[0] == runs[1] and "def loss_grad" in runs[0]
+
+
+CACHED = textwrap.dedent('''
+    import time
+    t0 = time.perf_counter()
+    import numpy as np, cotangent as ct
+    def loss(W, X):
+        return np.sum(np.tanh(X @ W) ** 2)
+    g = ct.grad(loss)
+    g(np.ones((3, 2)), np.ones((4, 3)))
+    compiled = g._cotangent.last.run
+    print(compiled.stats.cache_hits and sum(compiled.stats.cache_hits.values()),
+          sum(compiled.stats.cache_misses.values()), time.perf_counter() - t0)
+''')
+
+
+@pytest.mark.slow
+def test_second_process_loads_from_the_disk_cache(tmp_path):
+    script = tmp_path / "cached.py"
+    script.write_text(CACHED)
+    env = dict(os.environ, COTANGENT_CACHE_DIR=str(tmp_path / "cache"))
+    first = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
+    second = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
+    hits1, misses1, _ = first.stdout.split()
+    hits2, misses2, _ = second.stdout.split()
+    assert int(misses1) == 1
+    assert int(hits2) == 1 and int(misses2) == 0
+
+
+def test_cli_prints_source(tmp_path):
+    mod = tmp_path / "model.py"
+    mod.write_text("import numpy as np\n\ndef f(a, b):\n    return np.log(a * b)\n")
+    env = dict(os.environ, COTANGENT_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-m", "cotangent", "source", f"{mod}:f", "--argnums", "0,1"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    assert "def f_grad(a, b):" in out and "a_bar" in out and "b_bar" in out
+    fwd = subprocess.run([sys.executable, "-m", "cotangent", "source", f"{mod}:f", "--mode", "forward"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    assert "def f_jvp(a, b, a_dot):" in fwd

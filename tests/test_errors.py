@@ -1,0 +1,117 @@
+"""Every unsupported construct or bad input is a CompileError naming the line, never a Numba
+traceback and never a wrong gradient."""
+import numpy as np
+import pytest
+
+import cotangent as ct
+
+GLOBAL_ARRAY = np.ones(3)
+
+
+def uses_try(x):
+    try:
+        y = np.exp(x)
+    except ValueError:
+        y = x
+    return y
+
+
+def uses_loop(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x
+    return s
+
+
+def uses_list_comprehension(x):
+    return np.sum(np.array([x * i for i in range(3)]))
+
+
+def unknown_function(x):
+    return np.sum(np.fft.fft(x))
+
+
+def unknown_numpy_function(x):
+    return np.sum(np.sinc(x))
+
+
+def element_write(x):
+    y = np.zeros(3)
+    y[0] = x
+    return np.sum(y)
+
+
+def shape_mismatch(W, X):
+    return np.sum(X @ W)
+
+
+def broadcast_mismatch(a, b):
+    return np.sum(a + b)
+
+
+def vector_output(x):
+    return np.sin(x)
+
+
+def uses_global_array(x):
+    return np.sum(x * GLOBAL_ARRAY)
+
+
+def math_on_array(x):
+    return np.sum(np.exp(x)) + np.sum(x) * 0.0 + __import__("math").exp(x)
+
+
+def squeeze_without_axis(x):
+    return np.sum(np.squeeze(x))
+
+
+def returns_nothing(x):
+    y = x * 2.0
+
+
+def test_error_names_file_line_caret_and_hint():
+    with pytest.raises(ct.CompileError) as info:
+        ct.grad(uses_try)(1.0)
+    e = info.value
+    text = str(e)
+    assert e.loc.filename.endswith("test_errors.py")
+    assert e.loc.line == uses_try.__code__.co_firstlineno + 1
+    assert "try/except" in text and "^" in text and "hint:" in text
+
+
+@pytest.mark.parametrize("fn, arg, pattern", [
+    (uses_loop, 1.0, "`for` statements are not supported yet"),
+    (uses_list_comprehension, 1.0, "list comprehension"),
+    (unknown_function, np.ones(3), "np.fft|fft"),
+    (unknown_numpy_function, np.ones(3), "np.sinc is not supported"),
+    (element_write, 1.0, "assignment to an element"),
+    (uses_global_array, np.ones(3), "global array 'GLOBAL_ARRAY'"),
+    (squeeze_without_axis, np.ones((3, 1)), "squeeze needs axis="),
+    (returns_nothing, 1.0, "must end with a return"),
+    (vector_output, np.ones(3), "grad needs a scalar float output"),
+])
+def test_unsupported_constructs_are_compile_errors(fn, arg, pattern):
+    with pytest.raises(ct.CompileError, match=pattern):
+        ct.grad(fn)(arg)
+
+
+def test_shape_mismatch_is_reported_at_the_source_line():
+    with pytest.raises(ct.CompileError) as info:
+        ct.grad(shape_mismatch)(np.ones((3, 2)), np.ones((4, 5)))
+    assert info.value.loc.line == shape_mismatch.__code__.co_firstlineno + 1
+    assert "mismatch" in str(info.value) or "shape" in str(info.value)
+    with pytest.raises(ct.CompileError) as info:
+        ct.grad(broadcast_mismatch)(np.ones(3), np.ones(4))
+    assert info.value.loc.line == broadcast_mismatch.__code__.co_firstlineno + 1
+
+
+def test_rank_errors_are_found_when_specializing():
+    with pytest.raises(ct.CompileError, match="both operands must be arrays"):
+        ct.grad(shape_mismatch)(2.0, np.ones((4, 5)))
+
+
+def test_non_float_target_and_bad_arguments():
+    with pytest.raises(ct.CompileError, match="only float arguments"):
+        ct.grad(vector_output)(np.arange(3))
+    with pytest.raises(ct.CompileError, match="is a list"):
+        ct.grad(uses_global_array)([1.0, 2.0, 3.0])
