@@ -142,7 +142,7 @@ def operands(s) -> tuple:
     if isinstance(s, SetItem):
         return (Var(s.target),) + tuple(s.index_args) + (s.value,)
     if isinstance(s, Return):
-        return s.values
+        return tuple(_flat(s.values))
     if isinstance(s, If):
         return (s.cond,)
     if isinstance(s, For):
@@ -150,3 +150,11 @@ def operands(s) -> tuple:
     if isinstance(s, While):
         return (s.cond,)
     return ()
+
+
+def _flat(values):
+    for v in values:
+        if isinstance(v, tuple):
+            yield from _flat(v)
+        else:
+            yield v
