@@ -184,3 +184,21 @@ def test_cli_prints_source(tmp_path):
     fwd = subprocess.run([sys.executable, "-m", "cotangent", "source", f"{mod}:f", "--mode", "forward"],
                          capture_output=True, text=True, env=env, check=True).stdout
     assert "def f_jvp(a, b, a_dot):" in fwd
+
+
+def mlp_cross_entropy(W1, b1, W2, b2, X, Y):
+    h = np.tanh(X @ W1 + b1)
+    logits = h @ W2 + b2
+    z = logits - np.max(logits, axis=1, keepdims=True)
+    log_p = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.mean(np.sum(Y * log_p, axis=1))
+
+
+def test_two_layer_mlp_cross_entropy_matches_check_grad_on_first_call():
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((10, 4)), np.eye(3)[rng.integers(0, 3, 10)]
+    params = (rng.standard_normal((4, 6)), rng.standard_normal(6), rng.standard_normal((6, 3)),
+              rng.standard_normal(3))
+    errors = ct.check_grad(mlp_cross_entropy, *params, X, Y, argnums=(0, 1, 2, 3))
+    assert set(errors) == {"W1", "b1", "W2", "b2"}
+    assert max(errors.values()) < 1e-6

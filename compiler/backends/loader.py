@@ -16,6 +16,20 @@ from pathlib import Path
 from ..config import config
 
 _LOADED: dict = {}
+_HELPERS_DIGEST = None
+
+
+def helpers_digest() -> str:
+    """A hash of the helper modules generated code calls: Numba's cache of a generated module
+    must not outlive a change to the code it inlined."""
+    global _HELPERS_DIGEST
+    if _HELPERS_DIGEST is None:
+        here = Path(__file__).parent
+        h = hashlib.sha256()
+        for name in ("support.py", "numba_support.py"):
+            h.update((here / name).read_bytes())
+        _HELPERS_DIGEST = h.hexdigest()[:8]
+    return _HELPERS_DIGEST
 
 
 def module_path(source: str, name: str) -> Path:

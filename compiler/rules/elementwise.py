@@ -93,7 +93,8 @@ elementwise("add", 2, lambda x, y: x + y, "{0} + {1}", ARITH)
 elementwise("sub", 2, lambda x, y: x - y, "{0} - {1}", ARITH)
 elementwise("mul", 2, lambda x, y: x * y, "{0} * {1}", ARITH)
 elementwise("truediv", 2, lambda x, y: x / y, "{0} / {1}", REAL)
-elementwise("pow", 2, lambda x, y: x ** y, "{0} ** {1}", ARITH)
+elementwise("pow", 2, lambda x, y: x ** y, "{0} ** {1}", ARITH,   # y*x**(y-1), not out*y/x: finite at x=0
+            manual=lambda x, y: (y * x ** (y - 1), x ** y * _sp().log(x)), use_out=False)
 elementwise("neg", 1, lambda x: -x, "-{0}", ARITH)
 elementwise("mod", 2, lambda x, y: x - y * _sp().floor(x / y), "{0} % {1}", ARITH,
             manual=lambda x, y: (_sp().Integer(1), -_sp().floor(x / y)))
