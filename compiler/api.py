@@ -82,7 +82,7 @@ class _Transform:
         compiled = _CACHE.get(key)
         first = compiled is None
         if first:
-            compiled = sp.compile_transform(self.pyfunc, specs, self.mode, argnums, self.has_aux, self.target)
+            compiled = sp.load_or_compile(self.pyfunc, specs, self.mode, argnums, self.has_aux, self.target)
             _CACHE[key] = compiled
         _LAST[(self.pyfunc, self.mode, self.argnums, self.has_aux, self.target)] = compiled
         return compiled, specs, argnums, first
@@ -245,4 +245,4 @@ def ir(f: Callable, *example_args) -> IRView:
     if t.last is None:
         raise CompileError(f"{t.pyfunc.__name__} has not been compiled yet",
                            hint="pass example arguments: ct.ir(f, *args)")
-    return IRView(t.last.ir)
+    return IRView(t.last.details().ir)

@@ -102,8 +102,34 @@ class Compiled:
     locmap: dict
     path: str
     ir: object
-    out_count: int
     python_locmap: dict
+    rebuild: object = None   # set on code loaded through the index: recompiles to get ir and locmaps
+
+    def details(self) -> "Compiled":
+        """This, with the IR and line maps (loaded-from-index code regenerates them on demand)."""
+        if self.ir is None and self.rebuild is not None:
+            full = self.rebuild()
+            self.ir, self.locmap, self.python_locmap = full.ir, full.locmap, full.python_locmap
+        return self
+
+
+def load_or_compile(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str) -> Compiled:
+    """Compiled code for one signature: from the cache index when this exact function, signature
+    and compiler were seen before, otherwise generated now and recorded in the index."""
+    from . import fingerprint
+    fp = fingerprint.of(pyfunc, specs, mode, wrt_args, has_aux, target)
+    again = lambda: compile_transform(pyfunc, specs, mode, wrt_args, has_aux, target)
+    hit = loader.index_lookup(fp)
+    if hit is not None:
+        name, py_path, path = hit
+        python_run = getattr(loader.load_path(py_path), name)
+        run = python_run if path == py_path else getattr(loader.load_path(path), name)
+        with open(path) as f:
+            src = f.read()
+        return Compiled(run, python_run, src, None, path, None, None, rebuild=again)
+    compiled = again()
+    loader.index_store(fp, compiled.ir.name, compiled.python_run.__code__.co_filename, compiled.path)
+    return compiled
 
 
 def _display_name(pyfunc) -> str:
@@ -147,11 +173,10 @@ def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, 
     py_module = loader.load(src_py, out_fn.name)
     python_run = getattr(py_module, out_fn.name)
     if target == "python":
-        return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, len(outs), locmap)
+        return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, locmap)
     src, nb_locmap = module_source([out_fn], "cpu", header)
     module = loader.load(src, out_fn.name)
-    return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn,
-                    len(outs), locmap)
+    return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn, locmap)
 
 
 def _docline(pyfunc, mode, wrt) -> str:
@@ -189,7 +214,7 @@ def _locate(compiled: Compiled, leaves_):
             loc = None
             for frame, lineno in traceback.walk_tb(sys.exc_info()[2]):
                 if frame.f_code.co_filename == compiled.python_run.__code__.co_filename:
-                    loc = compiled.python_locmap.get(lineno)
+                    loc = compiled.details().python_locmap.get(lineno)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise CompileError(f"{type(e).__name__}: {msg}", loc,
                                hint="check the shapes of the arguments") from None

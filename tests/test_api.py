@@ -157,7 +157,7 @@ CACHED = textwrap.dedent('''
     g(np.ones((3, 2)), np.ones((4, 3)))
     compiled = g._cotangent.last.run
     print(compiled.stats.cache_hits and sum(compiled.stats.cache_hits.values()),
-          sum(compiled.stats.cache_misses.values()), time.perf_counter() - t0)
+          sum(compiled.stats.cache_misses.values()), g(np.ones((3, 2)), np.ones((4, 3)))[0, 0])
 ''')
 
 
@@ -168,10 +168,16 @@ def test_second_process_loads_from_the_disk_cache(tmp_path):
     env = dict(os.environ, COTANGENT_CACHE_DIR=str(tmp_path / "cache"))
     first = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
     second = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
-    hits1, misses1, _ = first.stdout.split()
-    hits2, misses2, _ = second.stdout.split()
+    hits1, misses1, g1 = first.stdout.split()
+    hits2, misses2, g2 = second.stdout.split()
     assert int(misses1) == 1
     assert int(hits2) == 1 and int(misses2) == 0
+    assert g1 == g2
+    # an edited function is regenerated, not served stale from the cache
+    script.write_text(CACHED.replace("** 2)", "** 3)"))
+    third = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
+    hits3, misses3, g3 = third.stdout.split()
+    assert int(misses3) == 1 and float(g3) != float(g1)
 
 
 def test_cli_prints_source(tmp_path):

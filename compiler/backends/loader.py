@@ -32,6 +32,32 @@ def helpers_digest() -> str:
     return _HELPERS_DIGEST
 
 
+def index_lookup(fingerprint: str):
+    """The generated modules recorded for a fingerprint: (function name, python path, path)."""
+    entry = Path(config.cache_dir) / "index" / f"{fingerprint}.txt"
+    try:
+        name, py_path, path = entry.read_text().split("\n")[:3]
+    except (OSError, ValueError):
+        return None
+    if not (Path(py_path).exists() and Path(path).exists()):
+        return None
+    return name, py_path, path
+
+
+def index_store(fingerprint: str, name: str, py_path: str, path: str) -> None:
+    folder = Path(config.cache_dir) / "index"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{name}\n{py_path}\n{path}\n")
+    os.replace(tmp, folder / f"{fingerprint}.txt")
+
+
+def load_path(path: str):
+    """Import an already generated module."""
+    return load(Path(path).read_text(), Path(path).stem.rsplit("_", 1)[0])
+
+
 def module_path(source: str, name: str) -> Path:
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]
     return Path(config.cache_dir) / f"{name}_{digest}.py"

@@ -1,0 +1,60 @@
+"""A fingerprint of everything that decides the generated code for one call signature, cheap
+enough to compute in every process: the function's source and the sources (or values) of the
+names it uses, the signature, the transformation, and the compiler's own source. A process that
+finds the fingerprint in the cache index loads the generated module without lowering, deriving
+or importing SymPy."""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import types
+from pathlib import Path
+
+from .frontend.resolve import resolve, UserFunc
+
+_COMPILER_DIGEST = None
+
+
+def compiler_digest() -> str:
+    global _COMPILER_DIGEST
+    if _COMPILER_DIGEST is None:
+        h = hashlib.sha256()
+        root = Path(__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+        _COMPILER_DIGEST = h.hexdigest()[:16]
+    return _COMPILER_DIGEST
+
+
+def _names(code: types.CodeType):
+    yield from code.co_names
+    yield from code.co_freevars
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _names(const)
+
+
+def _describe(pyfunc, h, seen: set) -> None:
+    if pyfunc in seen:
+        return
+    seen.add(pyfunc)
+    try:
+        h.update(inspect.getsource(pyfunc).encode())
+    except (OSError, TypeError):
+        h.update(repr(pyfunc).encode())
+    for name in sorted(set(_names(pyfunc.__code__))):
+        ref = resolve(name, pyfunc)
+        if isinstance(ref, UserFunc):
+            h.update(f"|{name}=fn:".encode())
+            _describe(ref.pyfunc, h, seen)
+        else:
+            h.update(f"|{name}={ref!r}".encode())
+
+
+def of(pyfunc, specs, mode: str, argnums: tuple, has_aux: bool, target: str) -> str:
+    h = hashlib.sha256()
+    h.update(compiler_digest().encode())
+    h.update(repr((specs, mode, argnums, has_aux, target)).encode())
+    _describe(pyfunc, h, set())
+    return h.hexdigest()[:24]
