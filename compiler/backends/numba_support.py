@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, types
 from numba.core.errors import TypingError
-from numba.extending import overload
+from numba.extending import overload, register_jitable
 
 from . import support
 
@@ -41,7 +41,7 @@ def _lane_code(name, nd, axis, body_lines, out_rank_same):
 
 
 def _compile(src, name, extra=None):
-    ns = {"np": np}
+    ns = {"np": np, "__name__": __name__}   # so cached machine code can find its module again
     ns.update(extra or {})
     exec(src, ns)
     return ns[name]
@@ -63,7 +63,7 @@ _reduction(support.amax, "np.max(lane)")
 _reduction(support.amin, "np.min(lane)")
 _reduction(support.prod, "np.prod(lane)")
 
-_prod_others_1d = njit(support._prod_others_1d)
+_prod_others_1d = register_jitable(support._prod_others_1d)
 
 
 @overload(support.prod_others)

@@ -3,6 +3,8 @@ comment pointing back to the source line each group of lines came from. Determin
 IR always prints the same bytes."""
 from __future__ import annotations
 
+import re
+
 from ..ir.nodes import Assign, SetItem, Return, Var, Const, Function
 from ..ir.types import Type
 from ..rules import table
@@ -103,7 +105,7 @@ def module_source(functions: list, target: str, header: str) -> tuple[str, dict]
         fl, fmap = function_source(fn, decorator)
         bodies.append((fl, fmap))
     text_so_far = "\n".join(b for fl, _ in bodies for b in fl)
-    used = [h for h in HELPERS if f"{h}(" in text_so_far]
+    used = [h for h in HELPERS if re.search(rf"(?<![\w.]){h}\(", text_so_far)]
     if used:
         lines.append(f"from cotangent.backends.support import {', '.join(used)}")
     for fl, fmap in bodies:

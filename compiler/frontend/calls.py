@@ -19,11 +19,12 @@ UNARY = {name: name for name in ("exp", "log", "log1p", "expm1", "log2", "log10"
                                  "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh",
                                  "tanh", "abs", "sign", "floor", "ceil")}
 UNARY.update({"absolute": "abs", "fabs": "abs", "negative": "neg", "asin": "arcsin", "acos": "arccos",
-              "atan": "arctan", "rint": "round"})
+              "atan": "arctan", "rint": "round", "logical_not": "logical_not"})
 BINARY = {"arctan2": "arctan2", "atan2": "arctan2", "hypot": "hypot", "power": "pow", "pow": "pow",
           "maximum": "maximum", "minimum": "minimum", "add": "add", "subtract": "sub",
           "multiply": "mul", "divide": "truediv", "true_divide": "truediv", "mod": "mod",
-          "fmod": "mod", "floor_divide": "floordiv"}
+          "fmod": "fmod", "floor_divide": "floordiv", "logical_and": "logical_and",
+          "logical_or": "logical_or"}
 MATH_ONLY_SCALARS = True
 CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 DTYPES = {"float64": FLOAT, "float32": FLOAT, "float_": FLOAT, "int64": INT, "int32": INT,
@@ -212,6 +213,8 @@ def _reduction(op):
         a = bind_args(lw, e, qual, names, 1 if base is None else 0, args)
         x = base if base is not None else lw.value(a["a"])
         axis = axis_of(lw, a.get("axis"), max(x.rank, 1))
+        if x.rank == 1:
+            axis = None     # the same reduction; Numba's np.sum(v, axis=0) is a number, not an array
         keep = bool(static(lw, a.get("keepdims"), "keepdims") or False)
         return lw.b.op(op, x, axis=axis, keepdims=keep)
     return handler
@@ -290,7 +293,9 @@ def _hstack(lw, e, qual):
 def _vstack(lw, e, qual):
     a = bind_args(lw, e, qual, ["tup"], 1)
     xs = sequence(lw, a["tup"], "np.vstack")
-    if xs[0].rank <= 1:
+    if all(x.rank == 0 for x in xs):      # numbers become rows of one element: shape (n, 1)
+        return lw.b.op("expand_dims", lw.b.op("stack", *xs, axis=0), axis=1)
+    if xs[0].rank == 1:
         return lw.b.op("stack", *xs, axis=0)
     return lw.b.op("concatenate", *xs, axis=0)
 

@@ -37,7 +37,14 @@ def _full_type(types, params):
     return Type(params.get("dtype") or (FLOAT if fill.kind == FLOAT else fill.kind), dims.rank)
 
 
-prim("full", _full_type, lambda a, p, t: f"np.full({tup(a[:-1])}, {a[-1]})", differentiable=False)
+def _fill_vjp(b, g, out, args, active, params):
+    """Every element is the fill value: its adjoint is the sum of the output's."""
+    return [None] * (len(args) - 1) + [b.call("sum", g) if active[-1] else None]
+
+
+prim("full", _full_type, lambda a, p, t: f"np.full({tup(a[:-1])}, {a[-1]})",
+     jvp=lambda b, out, args, tg, p: b.call("full", *args[:-1], tg[-1], **p) if tg[-1] is not None else None,
+     vjp=_fill_vjp)
 
 
 def _like_type(types, params):
@@ -48,7 +55,9 @@ def _like_type(types, params):
 for _fn in ("zeros_like", "ones_like", "empty_like"):
     prim(_fn, _like_type, lambda a, p, t, fn=_fn: f"np.{fn}({a[0]})" if t[0].rank else
          ("0.0" if fn == "zeros_like" else "1.0"), differentiable=False)
-prim("full_like", _like_type, lambda a, p, t: f"np.full_like({a[0]}, {a[1]})", differentiable=False)
+prim("full_like", _like_type, lambda a, p, t: f"np.full_like({a[0]}, {a[1]})",
+     jvp=lambda b, out, args, tg, p: b.call("full_like", args[0], tg[1]) if tg[1] is not None else None,
+     vjp=_fill_vjp)
 prim("eye", lambda types, p: Type(FLOAT, 2), lambda a, p, t: f"np.eye({', '.join(a)})", differentiable=False)
 
 
@@ -57,7 +66,27 @@ def _arange_type(types, params):
     return Type(FLOAT if FLOAT in kinds else INT, 1)
 
 
-prim("arange", _arange_type, lambda a, p, t: f"np.arange({', '.join(a)})", differentiable=False)
+def _arange_vjp(b, g, out, args, active, params):
+    """arange(start, stop, step)[i] = start + i * step; the stop only sets the length."""
+    if len(args) == 1:
+        return [None]
+    d_start = b.call("sum", g) if active[0] else None
+    d_step = b.call("sum", g * b.call("arange", b.call("size", out))) if len(args) == 3 and active[2] else None
+    return [d_start, None, d_step][:len(args)]
+
+
+def _arange_jvp(b, out, args, tangents, params):
+    parts = []
+    if len(args) > 1 and tangents[0] is not None:
+        parts.append(b.call("ones_like", out) * tangents[0])
+    if len(args) == 3 and tangents[2] is not None:
+        parts.append(b.call("arange", b.call("size", out)) * tangents[2])
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+
+
+prim("arange", _arange_type, lambda a, p, t: f"np.arange({', '.join(a)})", jvp=_arange_jvp, vjp=_arange_vjp)
 
 
 def _literal_type(types, params):

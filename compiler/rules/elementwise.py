@@ -25,6 +25,11 @@ def _sp():
     return derive.sympy()
 
 
+def _trunc(v):
+    """Rounding toward zero, which SymPy spells with floor: fmod's quotient."""
+    return _sp().sign(v) * _sp().floor(_sp().Abs(v))
+
+
 def _elementwise_type(kind_rule):
     def infer(types, params):
         for t in types:
@@ -98,6 +103,8 @@ elementwise("pow", 2, lambda x, y: x ** y, "{0} ** {1}", ARITH,   # y*x**(y-1), 
 elementwise("neg", 1, lambda x: -x, "-{0}", ARITH)
 elementwise("mod", 2, lambda x, y: x - y * _sp().floor(x / y), "{0} % {1}", ARITH,
             manual=lambda x, y: (_sp().Integer(1), -_sp().floor(x / y)))
+elementwise("fmod", 2, lambda x, y: x - y * _trunc(x / y), "np.fmod({0}, {1})", ARITH,
+            manual=lambda x, y: (_sp().Integer(1), -_trunc(x / y)))
 
 # --- NumPy and math functions ---
 elementwise("exp", 1, lambda x: _sp().exp(x), "np.exp({0})")

@@ -88,7 +88,18 @@ def _clip_masks(b, x, lo, hi, active):
     return m_x, m_lo, m_hi
 
 
-prim("clip", _clip_type, "np.clip({0}, {1}, {2})",
+def _clip_emit(a, p, t):
+    if any(x.rank for x in t):
+        return f"np.clip({a[0]}, {a[1]}, {a[2]})"
+    out = a[0]     # numbers (Numba's np.clip takes arrays only): np.clip's max, then min
+    if a[1] != "None":
+        out = f"max({out}, {a[1]})"
+    if a[2] != "None":
+        out = f"min({out}, {a[2]})"
+    return out
+
+
+prim("clip", _clip_type, _clip_emit,
      jvp=lambda b, out, args, tg, params: _clip_jvp(b, args, tg),
      vjp=lambda b, g, out, args, active, params: [
          None if m is None else g * m for m in _clip_masks(b, *args, active)],
