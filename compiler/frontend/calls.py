@@ -213,6 +213,8 @@ def _reduction(op):
         a = bind_args(lw, e, qual, names, 1 if base is None else 0, args)
         x = base if base is not None else lw.value(a["a"])
         axis = axis_of(lw, a.get("axis"), max(x.rank, 1))
+        if x.rank == 0 and axis is None:
+            return x        # sum, mean, max, min and prod of a number are the number
         if x.rank == 1:
             axis = None     # the same reduction; Numba's np.sum(v, axis=0) is a number, not an array
         keep = bool(static(lw, a.get("keepdims"), "keepdims") or False)
