@@ -216,8 +216,18 @@ def _locate(compiled: Compiled, leaves_):
                 if frame.f_code.co_filename == compiled.python_run.__code__.co_filename:
                     loc = compiled.details().python_locmap.get(lineno)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise CompileError(f"{type(e).__name__}: {msg}", loc,
-                               hint="check the shapes of the arguments") from None
+            raise CompileError(f"{type(e).__name__}: {msg}", loc, hint=_hint_for(e)) from None
+
+
+def _hint_for(e: Exception) -> str:
+    text = str(e).lower()
+    if isinstance(e, ZeroDivisionError):
+        return "a number is divided by zero here; note that both sides of `a if c else b` are evaluated"
+    if isinstance(e, IndexError):
+        return "an index is out of range for the array's shape"
+    if any(w in text for w in ("broadcast", "shape", "mismatch", "dimension")):
+        return "check the shapes of the arguments"
+    return ""
 
 
 def raise_compile_failure(compiled, e):

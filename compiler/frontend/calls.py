@@ -25,7 +25,6 @@ BINARY = {"arctan2": "arctan2", "atan2": "arctan2", "hypot": "hypot", "power": "
           "multiply": "mul", "divide": "truediv", "true_divide": "truediv", "mod": "mod",
           "fmod": "fmod", "floor_divide": "floordiv", "logical_and": "logical_and",
           "logical_or": "logical_or"}
-MATH_ONLY_SCALARS = True
 CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 DTYPES = {"float64": FLOAT, "float32": FLOAT, "float_": FLOAT, "int64": INT, "int32": INT,
           "intp": INT, "bool_": BOOL, "float": FLOAT, "int": INT, "bool": BOOL}
@@ -461,9 +460,7 @@ def module_attribute(lw, e, mod, attr):
     if mod.name == "np" and attr == "random":
         lw.error(e, "random numbers inside a differentiated function are not supported",
                  hint="draw them outside and pass them as an argument")
-    if attr in DTYPES:
-        return FuncRef(mod.name, attr)
-    return FuncRef(mod.name, attr)
+    return FuncRef(mod.name, attr)     # a function or dtype; calls check that they know it
 
 
 # --- indexing ---

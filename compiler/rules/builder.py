@@ -99,7 +99,7 @@ class Builder:
             ty = prim.infer([a.type for a in args], dict(pitems))
         except table.TypeRuleError as e:
             raise CompileError(str(e), self.loc, e.hint) from None
-        tgt = target or self.names.fresh(_temp_base(name))
+        tgt = target or self.names.fresh("t")
         self.types[tgt] = ty
         self.stmts.append(Assign(tgt, name, tuple(a.value for a in args), pitems, self.loc, self.role))
         return Sym(Var(tgt), ty, self)
@@ -165,13 +165,6 @@ def _fold(name, args):
         if a.is_const and isinstance(a.const_value(), (int, float)) and not isinstance(a.const_value(), bool):
             return Sym(Const(-a.const_value()), a.type, a.builder)
     return None
-
-
-_TEMP_BASES = {"add": "t", "sub": "t", "mul": "t", "truediv": "t", "neg": "t", "pow": "t"}
-
-
-def _temp_base(op: str) -> str:
-    return _TEMP_BASES.get(op, "t")
 
 
 class NameAllocator:

@@ -27,9 +27,6 @@ class Primitive:
     broadcasting: bool = False       # elementwise: adjoints are reduced back over broadcast axes
     doc: str = ""
 
-    def rule_source(self) -> str:
-        return self.doc
-
 
 def register(prim: Primitive) -> Primitive:
     if prim.name in PRIMITIVES:
