@@ -16,20 +16,6 @@ from pathlib import Path
 from ..config import config
 
 _LOADED: dict = {}
-_HELPERS_DIGEST = None
-
-
-def helpers_digest() -> str:
-    """A hash of the helper modules generated code calls: Numba's cache of a generated module
-    must not outlive a change to the code it inlined."""
-    global _HELPERS_DIGEST
-    if _HELPERS_DIGEST is None:
-        here = Path(__file__).parent
-        h = hashlib.sha256()
-        for name in ("support.py", "numba_support.py"):
-            h.update((here / name).read_bytes())
-        _HELPERS_DIGEST = h.hexdigest()[:8]
-    return _HELPERS_DIGEST
 
 
 def index_lookup(fingerprint: str):
@@ -51,11 +37,6 @@ def index_store(fingerprint: str, name: str, py_path: str, path: str) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(f"{name}\n{py_path}\n{path}\n")
     os.replace(tmp, folder / f"{fingerprint}.txt")
-
-
-def load_path(path: str):
-    """Import an already generated module."""
-    return load(Path(path).read_text(), Path(path).stem.rsplit("_", 1)[0])
 
 
 def module_path(source: str, name: str) -> Path:
