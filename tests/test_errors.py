@@ -16,11 +16,63 @@ def uses_try(x):
     return y
 
 
-def uses_loop(x):
+def loop_over_array(x):
+    s = 0.0
+    for v in x:
+        s = s + v
+    return s
+
+
+def return_in_loop(x):
+    for i in range(3):
+        if x[i] > 0.0:
+            return x[i]
+    return 0.0
+
+
+def defined_in_one_branch(x):
+    if x > 0.0:
+        y = x
+    return y
+
+
+def write_into_argument(x):
+    x[0] = 1.0
+    return np.sum(x)
+
+
+def write_through_view(x):
+    y = x.copy()
+    z = y[0:2]
+    z[0] = 1.0
+    return np.sum(y)
+
+
+def rank_changes_in_loop(x):
     s = 0.0
     for i in range(3):
         s = s + x
-    return s
+    return np.sum(s)
+
+
+def array_condition(x):
+    if x > 0.0:
+        return np.sum(x)
+    return 0.0
+
+
+def loop_else(x):
+    for i in range(3):
+        x = x * 2.0
+    else:
+        x = x + 1.0
+    return x
+
+
+def float_into_int_array(x):
+    k = np.zeros(3, dtype=np.int64)
+    k[0] = x
+    return x
 
 
 def uses_list_comprehension(x):
@@ -35,10 +87,8 @@ def unknown_numpy_function(x):
     return np.sum(np.sinc(x))
 
 
-def element_write(x):
-    y = np.zeros(3)
-    y[0] = x
-    return np.sum(y)
+def uses_generator(x):
+    yield x
 
 
 def shape_mismatch(W, X):
@@ -80,11 +130,19 @@ def test_error_names_file_line_caret_and_hint():
 
 
 @pytest.mark.parametrize("fn, arg, pattern", [
-    (uses_loop, 1.0, "`for` statements are not supported yet"),
+    (loop_over_array, np.ones(3), "only `for ... in range"),
+    (return_in_loop, np.ones(3), "return inside a loop"),
+    (defined_in_one_branch, 1.0, "assigned in only one branch"),
+    (write_into_argument, np.ones(3), "argument or a view"),
+    (write_through_view, np.ones(3), "argument or a view"),
+    (rank_changes_in_loop, np.ones(3), "number before the loop and a rank-1 array"),
+    (array_condition, np.ones(3), "truth value of an array"),
+    (loop_else, 1.0, "else` is not supported"),
+    (float_into_int_array, 1.0, "would truncate"),
+    (uses_generator, 1.0, "yield"),
     (uses_list_comprehension, 1.0, "list comprehension"),
     (unknown_function, np.ones(3), "np.fft|fft"),
     (unknown_numpy_function, np.ones(3), "np.sinc is not supported"),
-    (element_write, 1.0, "assignment to an element"),
     (uses_global_array, np.ones(3), "global array 'GLOBAL_ARRAY'"),
     (squeeze_without_axis, np.ones((3, 1)), "squeeze needs axis="),
     (returns_nothing, 1.0, "must end with a return"),

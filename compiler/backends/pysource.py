@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from ..ir.nodes import Assign, SetItem, Return, Var, Const, Function
+from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, While, Break, Continue,
+                        TapeNew, Push, Pop)
 from ..ir.types import Type
 from ..rules import table
 from ..rules.indexing import index_text
@@ -49,24 +50,93 @@ def statement_code(fn: Function, s) -> str:
         return f"{s.target} = {prim.emit(args, dict(s.params), [_type_of(fn, a) for a in s.args])}"
     if isinstance(s, SetItem):
         pattern = dict(s.params)["index"]
-        return f"{s.target}[{index_text(pattern, [value_text(a) for a in s.index_args])}] = {value_text(s.value)}"
+        op = "+=" if s.op == "add" else "="
+        return f"{s.target}[{index_text(pattern, [value_text(a) for a in s.index_args])}] {op} {value_text(s.value)}"
     if isinstance(s, Return):
         return "return " + ", ".join(_returned(v) for v in s.values)
-    raise TypeError(f"the Python backend cannot print {type(s).__name__} yet")
+    if isinstance(s, TapeNew):
+        return f"{s.tape} = []"
+    if isinstance(s, Push):
+        return f"{s.tape}.append({value_text(s.value)})"
+    if isinstance(s, Pop):
+        return f"{s.target} = {s.tape}.pop()"
+    if isinstance(s, Break):
+        return "break"
+    if isinstance(s, Continue):
+        return "continue"
+    raise TypeError(f"the Python backend cannot print {type(s).__name__}")
+
+
+def _range_text(s: For) -> str:
+    start, stop, step = (value_text(v) for v in (s.start, s.stop, s.step))
+    if step == "1":
+        return f"range({stop})" if start == "0" else f"range({start}, {stop})"
+    return f"range({start}, {stop}, {step})"
 
 
 def _comment(s, previous) -> str:
     loc, role = s.loc, s.role
-    if loc is None or isinstance(s, Return):
+    if isinstance(s, TapeNew):
+        return f"# tape: {s.holds}, {s.where}"
+    if loc is None or isinstance(s, (Return, Push, Pop, Break, Continue)):
         return ""
     key = (loc.filename, loc.line, role)
     if previous == key:
         return ""
     if role == "adjoint":
         return f"# adjoint of {loc.short()}"
+    if role == "recompute":
+        return f"# recomputed: {loc.short()}"
     if role == "tangent":
         return f"# tangent of {loc.short()}"
     return f"# {loc.short()}  {loc.text.strip()}"
+
+
+def _block(fn: Function, stmts, depth: int, rows: list, previous=None):
+    """Rows of (indent, code, comment, loc) for a block; nested blocks are indented."""
+    for s in stmts:
+        comment = _comment(s, previous)
+        previous = (s.loc.filename, s.loc.line, s.role) if s.loc else previous
+        if isinstance(s, If):
+            rows.append((depth, f"if {value_text(s.cond)}:", comment, s.loc))
+            _block(fn, s.body or [], depth + 1, rows, previous)
+            if not s.body:
+                rows.append((depth + 1, "pass", "", None))
+            if s.orelse:
+                rows.append((depth, "else:", "", None))
+                _block(fn, s.orelse, depth + 1, rows, previous)
+        elif isinstance(s, For):
+            if s.counter:
+                rows.append((depth, f"{s.counter} = 0", "# trips run, for the adjoint sweep", s.loc))
+            rows.append((depth, f"for {s.var} in {_range_text(s)}:", comment, s.loc))
+            if s.counter:
+                rows.append((depth + 1, f"{s.counter} += 1", "", None))
+            _block(fn, s.body, depth + 1, rows, previous)
+            if not s.body and not s.counter:
+                rows.append((depth + 1, "pass", "", None))
+        elif isinstance(s, While):
+            if s.counter:
+                rows.append((depth, f"{s.counter} = 0", "# trips run, for the adjoint sweep", s.loc))
+            single = len(s.cond_body) == 1 and isinstance(s.cond_body[0], Assign) \
+                and isinstance(s.cond, Var) and s.cond_body[0].target == s.cond.name
+            if single:
+                test = statement_code(fn, s.cond_body[0]).split(" = ", 1)[1]
+                rows.append((depth, f"while {test}:", comment, s.loc))
+            elif not s.cond_body:
+                rows.append((depth, f"while {value_text(s.cond)}:", comment, s.loc))
+            else:
+                rows.append((depth, "while True:", comment, s.loc))
+                _block(fn, s.cond_body, depth + 1, rows, previous)
+                rows.append((depth + 1, f"if not {value_text(s.cond)}:", "", None))
+                rows.append((depth + 2, "break", "", None))
+            if s.counter:
+                rows.append((depth + 1, f"{s.counter} += 1", "", None))
+            _block(fn, s.body, depth + 1, rows, previous)
+            if not s.body and not s.counter:
+                rows.append((depth + 1, "pass", "", None))
+        else:
+            rows.append((depth, statement_code(fn, s), comment, s.loc))
+    return rows
 
 
 def function_source(fn: Function, decorator: str = "") -> tuple[list, dict]:
@@ -77,18 +147,14 @@ def function_source(fn: Function, decorator: str = "") -> tuple[list, dict]:
     lines.append(f"def {fn.name}({', '.join(fn.params)}):")
     if fn.doc:
         lines.append(f'    """{fn.doc}"""')
-    body, locmap, previous = [], {}, None
-    for s in fn.body:
-        code = statement_code(fn, s)
-        comment = _comment(s, previous)
-        previous = (s.loc.filename, s.loc.line, s.role) if s.loc else None
-        body.append((code, comment, s.loc))
-    width = min(max((len(c) for c, _, _ in body), default=0), COMMENT_COLUMN)
-    for code, comment, loc in body:
+    rows = _block(fn, fn.body, 1, [])
+    locmap = {}
+    width = min(max((4 * d + len(c) for d, c, _, _ in rows), default=0), 4 + COMMENT_COLUMN)
+    for depth, code, comment, loc in rows:
         locmap[len(lines)] = loc
-        text = "    " + code
+        text = "    " * depth + code
         if comment:
-            text = text.ljust(4 + width) + "  " + comment
+            text = text.ljust(width) + "  " + comment
         lines.append(text.rstrip())
     return lines, locmap
 

@@ -465,6 +465,12 @@ def module_attribute(lw, e, mod, attr):
 
 # --- indexing ---
 def getitem(lw, e, base, node):
+    pattern, operands = index_pattern(lw, node)
+    return lw.b.op("getitem", base, *operands, index=pattern)
+
+
+def index_pattern(lw, node):
+    """The static pattern of an index (int, slice parts, newaxis) and the values it reads."""
     elts = node.elts if isinstance(node, ast.Tuple) else [node]
     pattern, operands = [], []
     for x in elts:
@@ -488,4 +494,4 @@ def getitem(lw, e, base, node):
                 continue
             pattern.append(("int",))
             operands.append(v)
-    return lw.b.op("getitem", base, *operands, index=tuple(pattern))
+    return tuple(pattern), operands

@@ -10,12 +10,13 @@ import ast
 from dataclasses import dataclass
 
 from ..errors import CompileError
-from ..ir.nodes import Function, Return, Var, Const
+from ..ir.nodes import Function, Return, Var, Const, SetItem
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
 from ..rules.builder import Builder, NameAllocator, Sym
 from .source import parse_function
 from .resolve import resolve, ModuleRef, FuncRef, UserFunc, Unsupported
 from . import calls
+from .control import ControlFlow
 
 MAX_INLINE_DEPTH = 20
 
@@ -36,7 +37,7 @@ def flatten_spec(name: str, spec, out: list) -> object:
     return Struct(kind, {k: flatten_spec(f"{name}_{k}", s, out) for k, s in items})
 
 
-class Lowerer:
+class Lowerer(ControlFlow):
     def __init__(self, parsed, names: NameAllocator, types: dict, depth: int = 0):
         self.parsed = parsed
         self.names = names
@@ -46,6 +47,10 @@ class Lowerer:
         self.b = Builder(types, names)
         self.stmts = self.b.stmts
         self.result = None
+        self.loops: list = []        # LoopContext of each enclosing loop
+        self.returns: list = []      # ReturnPoint of each return lowered
+        self.undefined: dict = {}    # name -> why it is not defined here
+        self.enclosing_loops = 0     # loops around the call site, for an inlined function
 
     # --- errors ---
     def error(self, node, message, hint=""):
@@ -53,31 +58,33 @@ class Lowerer:
 
     # --- statements ---
     def lower_body(self, body):
-        for i, stmt in enumerate(body):
-            self.b.loc = self.parsed.loc(stmt)
-            if isinstance(stmt, ast.Return):
-                if i != len(body) - 1:
-                    self.error(stmt, "code after return is unreachable")
-                self.result = self.lower_return(stmt)
-                return
-            self.lower_stmt(stmt)
-        self.error(body[-1] if body else self.parsed.tree, "the function must end with a return statement",
-                   hint="differentiable functions return the value to differentiate")
+        """Lower a function body; every path must end in a return."""
+        top = self.b.stmts
+        if self.lower_seq(body):
+            last = body[-1] if body else self.parsed.tree
+            self.error(last, "the function must end with a return statement" if not self.returns else
+                       "not every path through the function returns a value",
+                       hint="differentiable functions return the value to differentiate")
+        self.result = self.finish_returns(top)
 
     def lower_stmt(self, s):
         if isinstance(s, ast.Assign):
             value = self.expr(s.value)
             for target in s.targets:
                 self.bind(target, value)
+                if isinstance(target, ast.Name):
+                    value = self.env[target.id]
         elif isinstance(s, ast.AnnAssign) and s.value is not None:
             self.bind(s.target, self.expr(s.value))
         elif isinstance(s, ast.AugAssign):
-            if not isinstance(s.target, ast.Name):
-                self.error(s, "augmented assignment to an element or slice is not supported yet",
-                           hint="write y = y + ..., or build the array with np.concatenate/np.stack")
             op = calls.BINOPS.get(type(s.op))
             if op is None:
                 self.error(s, f"operator {type(s.op).__name__} is not supported")
+            if isinstance(s.target, ast.Subscript):
+                self.assign_subscript(s.target, self.value(s.value), aug_op=op, node=s)
+                return
+            if not isinstance(s.target, ast.Name):
+                self.error(s, f"cannot assign to {_describe(s.target)}")
             current = self.lookup(s.target.id, s.target)
             self.bind(s.target, calls.binop(self, s, op, current, self.expr(s.value)))
         elif isinstance(s, ast.Expr):
@@ -87,11 +94,10 @@ class Lowerer:
                        hint="assign its value to a name, or remove it")
         elif isinstance(s, ast.Pass):
             return
-        elif isinstance(s, (ast.If, ast.For, ast.While)):
-            kind = type(s).__name__.lower()
-            hint = ("use np.where(cond, a, b) or `a if cond else b` for data-dependent choices" if kind == "if"
-                    else "write the loop as NumPy array operations (reductions, cumsum, matmul) for now")
-            self.error(s, f"`{kind}` statements are not supported yet", hint=hint)
+        elif isinstance(s, ast.If):
+            self.lower_if(s)
+        elif isinstance(s, (ast.For, ast.While)):
+            self.lower_loop(s)
         else:
             self.error(s, f"{_describe(s)} is not supported in a differentiable function",
                        hint=_HINTS.get(type(s), ""))
@@ -111,15 +117,15 @@ class Lowerer:
             for t, v in zip(target.elts, items):
                 self.bind(t, v)
         elif isinstance(target, ast.Subscript):
-            self.error(target, "assignment to an element or slice is not supported yet",
-                       hint="build the array with np.concatenate, np.stack or np.where")
+            self.assign_subscript(target, value)
         else:
             self.error(target, f"cannot assign to {_describe(target)}")
 
     def named(self, value, name):
         """Give a value the user's name, versioned if the name was used before."""
         if isinstance(value, Sym) and isinstance(value.value, Var) and self.names.is_temp(value.value.name) \
-                and self.stmts and self.stmts[-1].target == value.value.name:
+                and self.b.stmts and getattr(self.b.stmts[-1], "target", None) == value.value.name \
+                and not isinstance(self.b.stmts[-1], SetItem) and value.value.name not in self.b.pinned:
             return self.b.name(value, self.names.fresh(name, temp=False))
         return value
 
@@ -141,6 +147,9 @@ class Lowerer:
     def lookup(self, name, node):
         if name in self.env:
             return self.env[name]
+        if name in self.undefined:
+            self.error(node, f"{name!r} may be undefined here: {self.undefined[name]}",
+                       hint="assign it before the if or loop")
         ref = resolve(name, self.parsed.pyfunc)
         if ref is None:
             self.error(node, f"name {name!r} is not defined")
@@ -198,7 +207,10 @@ class Lowerer:
 
     def expr_BoolOp(self, e):
         op = "logical_and" if isinstance(e.op, ast.And) else "logical_or"
-        acc = self.value(e.values[0])
+        first = self.value(e.values[0])
+        if first.rank == 0:
+            return self.short_circuit(e, first)
+        acc = first
         for x in e.values[1:]:
             acc = self.b.op(op, acc, self.value(x))
         return acc
@@ -216,7 +228,14 @@ class Lowerer:
         return acc
 
     def expr_IfExp(self, e):
-        return self.b.op("where", self.value(e.test), self.value(e.body), self.value(e.orelse))
+        scratch = []
+        with self.block(scratch):
+            test = self.value(e.test)
+        if test.rank == 0:
+            self.b.stmts.extend(scratch)
+            return self.if_expression(e, test)
+        self.b.stmts.extend(scratch)
+        return self.b.op("where", test, self.value(e.body), self.value(e.orelse))
 
     def expr_Attribute(self, e):
         base = self.expr(e.value)
@@ -264,6 +283,10 @@ class Lowerer:
         sub.b = self.b
         sub.stmts = self.b.stmts
         sub.env = dict(zip(params, args))
+        sub.enclosing_loops = self.enclosing_loops + len(self.loops)
+        for a in args:
+            if isinstance(a, Sym) and isinstance(a.value, Var):
+                self.b.pinned.add(a.value.name)     # bound to a parameter: keep its name
         check_signature(parsed)
         saved = self.b.loc
         sub.lower_body(parsed.tree.body)
@@ -349,6 +372,7 @@ def lower(pyfunc, specs) -> tuple[Function, object]:
     for p in params:
         lowerer.env[p] = _bind_leaves(lowerer.env[p], lowerer.b)
     lowerer.lower_body(parsed.tree.body)
+    lowerer.stmts = lowerer.b.stmts
     result = lowerer.result
     _check_result(lowerer, result)
     values = tuple(r.value for r in result) if isinstance(result, tuple) else (result.value,)

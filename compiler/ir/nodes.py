@@ -56,13 +56,15 @@ class Assign:
 
 @dataclass
 class SetItem:
-    """target[index] = value, the index built like Assign('getitem') params/args."""
+    """target[index] = value (or target[index] += value when op is "add"), the index built like
+    Assign('getitem') params/args. Writes change the array in place."""
     target: str
     index_args: tuple
     params: tuple
     value: Value
     loc: Loc | None = None
     role: str = "primal"
+    op: str | None = None
 
 
 @dataclass
@@ -78,16 +80,21 @@ class If:
     body: list
     orelse: list
     loc: Loc | None = None
+    role: str = "primal"
 
 
 @dataclass
 class For:
+    """for var in range(start, stop, step). `counter`, when set, names a variable that counts the
+    trips actually run (for loops that may break)."""
     var: str
     start: Value
     stop: Value
     step: Value
     body: list
     loc: Loc | None = None
+    role: str = "primal"
+    counter: str | None = None
 
 
 @dataclass
@@ -96,19 +103,49 @@ class While:
     cond: Value
     body: list
     loc: Loc | None = None
+    role: str = "primal"
+    counter: str | None = None
 
 
 @dataclass
 class Break:
     loc: Loc | None = None
+    role: str = "primal"
 
 
 @dataclass
 class Continue:
     loc: Loc | None = None
+    role: str = "primal"
 
 
-Stmt = Union[Assign, SetItem, Return, If, For, While, Break, Continue]
+@dataclass
+class TapeNew:
+    """tape = [], a stack of the values of `holds` that the adjoint sweep reads back."""
+    tape: str
+    holds: str
+    where: str                   # a description of where the values are recorded
+    loc: Loc | None = None
+    role: str = "tape"
+
+
+@dataclass
+class Push:
+    tape: str
+    value: Value
+    loc: Loc | None = None
+    role: str = "tape"
+
+
+@dataclass
+class Pop:
+    target: str
+    tape: str
+    loc: Loc | None = None
+    role: str = "tape"
+
+
+Stmt = Union[Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop]
 
 
 @dataclass
@@ -149,7 +186,31 @@ def operands(s) -> tuple:
         return (s.start, s.stop, s.step)
     if isinstance(s, While):
         return (s.cond,)
+    if isinstance(s, Push):
+        return (s.value,)
     return ()
+
+
+def defines(s) -> tuple:
+    """The names a statement (not counting nested blocks) assigns."""
+    if isinstance(s, (Assign, Pop)):
+        return (s.target,)
+    if isinstance(s, For):
+        return (s.var,) + ((s.counter,) if s.counter else ())
+    if isinstance(s, While):
+        return (s.counter,) if s.counter else ()
+    return ()
+
+
+def blocks(s) -> list:
+    """The statement lists nested directly in a statement."""
+    if isinstance(s, If):
+        return [s.body, s.orelse]
+    if isinstance(s, For):
+        return [s.body]
+    if isinstance(s, While):
+        return [s.cond_body, s.body]
+    return []
 
 
 def _flat(values):

@@ -1,7 +1,7 @@
 """A plain-text dump of the IR, one statement a line, as `print(ct.ir(f))` shows it."""
 from __future__ import annotations
 
-from .nodes import Assign, SetItem, Return, If, For, While, Break, Continue, Function
+from .nodes import Assign, SetItem, Return, If, For, While, Break, Continue, Function, TapeNew, Push, Pop
 
 
 def _params(s) -> str:
@@ -17,7 +17,8 @@ def _lines(stmts, indent, types, out):
             where = f"    # line {s.loc.line}" if s.loc else ""
             out.append(f"{pad}{s.target} = {s.op}({', '.join(map(str, s.args))}{_params(s)}){tail}{where}")
         elif isinstance(s, SetItem):
-            out.append(f"{pad}setitem({s.target}, {', '.join(map(str, s.index_args))}{_params(s)}) <- {s.value}")
+            arrow = "+=" if s.op == "add" else "<-"
+            out.append(f"{pad}setitem({s.target}, {', '.join(map(str, s.index_args))}{_params(s)}) {arrow} {s.value}")
         elif isinstance(s, Return):
             out.append(f"{pad}return {', '.join(map(str, s.values))}")
         elif isinstance(s, If):
@@ -27,7 +28,8 @@ def _lines(stmts, indent, types, out):
                 out.append(f"{pad}else:")
                 _lines(s.orelse, indent + 1, types, out)
         elif isinstance(s, For):
-            out.append(f"{pad}for {s.var} in range({s.start}, {s.stop}, {s.step}):")
+            counted = f"  (trips counted in {s.counter})" if s.counter else ""
+            out.append(f"{pad}for {s.var} in range({s.start}, {s.stop}, {s.step}):{counted}")
             _lines(s.body, indent + 1, types, out)
         elif isinstance(s, While):
             out.append(f"{pad}while:")
@@ -38,6 +40,12 @@ def _lines(stmts, indent, types, out):
             out.append(f"{pad}break")
         elif isinstance(s, Continue):
             out.append(f"{pad}continue")
+        elif isinstance(s, TapeNew):
+            out.append(f"{pad}{s.tape} = tape()    # holds {s.holds}")
+        elif isinstance(s, Push):
+            out.append(f"{pad}push({s.tape}, {s.value})")
+        elif isinstance(s, Pop):
+            out.append(f"{pad}{s.target} = pop({s.tape})")
 
 
 def format_function(fn: Function) -> str:

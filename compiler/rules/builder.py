@@ -68,6 +68,10 @@ class Builder:
         self.stmts: list = []
         self.loc = loc
         self.role = role
+        self.defs: dict = {}         # name -> the primitive that last assigned it
+        self.phi_sources: dict = {}  # carried/merged name -> the values assigned to it
+        self.written: set = set()    # arrays written element by element
+        self.pinned: set = set()     # temporaries bound to a callee's parameter: never renamed
 
     # --- values ---
     def sym(self, value) -> Sym:
@@ -101,6 +105,7 @@ class Builder:
             raise CompileError(str(e), self.loc, e.hint) from None
         tgt = target or self.names.fresh("t")
         self.types[tgt] = ty
+        self.defs[tgt] = name
         self.stmts.append(Assign(tgt, name, tuple(a.value for a in args), pitems, self.loc, self.role))
         return Sym(Var(tgt), ty, self)
 
@@ -114,6 +119,7 @@ class Builder:
             del self.types[last.target]
             last.target = target
             self.types[target] = sym.type
+            self.defs[target] = self.defs.pop(sym.value.name, last.op)
             return Sym(Var(target), sym.type, self)
         return self.op("alias", sym, target=target)
 
@@ -146,8 +152,18 @@ def _keeps(x: Sym, c: Sym) -> bool:
     return promote(x.type.kind, c.type.kind) == x.type.kind
 
 
+def _is_number(s: Sym) -> bool:
+    c = s.const_value()
+    return c is not None and not isinstance(c, bool)
+
+
 def _fold(name, args):
     """Algebraic identities that keep generated code short: x*1, x+0, x-0, x/1, x**1, -(const)."""
+    if name in ("add", "sub", "mul") and all(_is_number(a) for a in args) \
+            and all(isinstance(a.const_value(), int) for a in args):
+        x, y = (a.const_value() for a in args)
+        v = x + y if name == "add" else x - y if name == "sub" else x * y
+        return Sym(Const(v), args[0].type, args[0].builder)
     if name in ("mul", "add"):
         unit = 1 if name == "mul" else 0
         a, b = args
@@ -184,16 +200,18 @@ class NameAllocator:
         return name not in self.assigned
 
     def fresh(self, base: str = "t", temp: bool = True) -> str:
-        if base != "t" and self._free(base) and (not temp or base not in self.avoid):
+        numbered = base == "t" and temp
+        if not numbered and self._free(base) and (not temp or base not in self.avoid):
             name = base
         else:
-            n = self.counters.get(base, 0)
+            key = base if numbered else (base, "version")
+            n = self.counters.get(key, 0)
             while True:
                 n += 1
-                name = f"{base}{n}" if base == "t" else f"{base}_{n}"
+                name = f"{base}{n}" if numbered else f"{base}_{n}"
                 if self._free(name) and name not in self.avoid:
                     break
-            self.counters[base] = n
+            self.counters[key] = n
         self.assigned.add(name)
         if temp:
             self.temps.add(name)

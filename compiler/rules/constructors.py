@@ -136,6 +136,11 @@ def _unbroadcast_type(types, params):
 
 
 prim("unbroadcast", _unbroadcast_type, "unbroadcast({0}, {1})",
-     jvp=lambda b, out, args, tg, p: b.call("unbroadcast", tg[0], args[1]),
+     jvp=lambda b, out, args, tg, p: None if tg[0] is None else b.call("unbroadcast", tg[0], args[1]),
      vjp=lambda b, g, out, args, active, p: [b.call("zeros_like", args[0]) + g, None],
      doc="sum an adjoint over the axes along which its operand was broadcast")
+
+
+# --- loops ---
+prim("trip_count", lambda types, p: Type(INT, 0), "len(range({0}, {1}, {2}))", differentiable=False,
+     doc="how many trips range(start, stop, step) makes; the reverse sweep runs them backwards")

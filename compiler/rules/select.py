@@ -119,7 +119,7 @@ def _clip_jvp(b, args, tangents):
 prim("alias", first_type, "{0}", jvp=lambda b, out, args, tg, p: tg[0],
      vjp=lambda b, g, out, args, active, p: [g])
 prim("copy", first_type, lambda a, p, t: f"{a[0]}.copy()" if t[0].rank else a[0],
-     jvp=lambda b, out, args, tg, p: tg[0], vjp=lambda b, g, out, args, active, p: [g])
+     jvp=lambda b, out, args, tg, p: b.call("copy", tg[0]), vjp=lambda b, g, out, args, active, p: [g])
 prim("float", lambda types, p: Type(FLOAT, 0), "float({0})",
      jvp=lambda b, out, args, tg, p: tg[0], vjp=lambda b, g, out, args, active, p: [g])
 prim("int", lambda types, p: Type(INT, 0), "int({0})", differentiable=False)

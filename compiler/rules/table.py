@@ -31,6 +31,12 @@ class Primitive:
 def register(prim: Primitive) -> Primitive:
     if prim.name in PRIMITIVES:
         raise ValueError(f"primitive {prim.name!r} declared twice")
+    if not prim.differentiable:
+        # the derivative is zero: no tangent, no adjoint contributions. Forward mode asks for a
+        # tangent here when such a value is later written with varied elements (the zeros an
+        # adjoint accumulates into, under a Hessian), and takes "none" as zeros.
+        prim.jvp = prim.jvp or (lambda b, out, args, tangents, params: None)
+        prim.vjp = prim.vjp or (lambda b, g, out, args, active, params: [None] * len(args))
     PRIMITIVES[prim.name] = prim
     return prim
 

@@ -1,7 +1,8 @@
-"""Clean-up passes: dead-code elimination (statements whose value nobody reads)."""
+"""Clean-up passes: dead-code elimination, and folding `t = expr; x = t` into `x = expr`."""
 from __future__ import annotations
 
-from ..ir.nodes import Assign, SetItem, Return, Var, Function
+from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop, Var,
+                        Function, operands, blocks)
 
 
 def _names(values):
@@ -12,62 +13,143 @@ def _names(values):
             yield v.name
 
 
-def eliminate_dead_code(fn: Function) -> Function:
-    """Straight-line DCE: walk backwards keeping what a later statement or the return reads."""
-    live: set = set()
-    kept = []
-    for s in reversed(fn.body):
-        if isinstance(s, Return):
-            live.update(_names(s.values))
-            kept.append(s)
-        elif isinstance(s, Assign):
-            if s.target in live:
-                live.discard(s.target)
-                live.update(_names(s.args))
-                kept.append(s)
-        elif isinstance(s, SetItem):
-            if s.target in live:
-                live.update(_names((s.value, *s.index_args)))
-                kept.append(s)
+def _reads(s) -> set:
+    """Names a statement reads, not counting nested blocks."""
+    if isinstance(s, Return):
+        return set(_names(s.values))
+    if isinstance(s, Pop):
+        return {s.tape}
+    if isinstance(s, SetItem):
+        return set(_names((s.value, *s.index_args))) | {s.target}
+    if isinstance(s, While):
+        return set()     # its condition is read by the test, counted where the loop is kept
+    return set(_names(operands(s)))
+
+
+def _kept(s, live) -> bool:
+    if isinstance(s, (Assign, Pop)):
+        return s.target in live
+    if isinstance(s, SetItem):
+        return s.target in live
+    if isinstance(s, (Push, TapeNew)):
+        return s.tape in live
+    if isinstance(s, (Return, Break, Continue)):
+        return True
+    if isinstance(s, (For, While)):
+        return (s.counter in live) or any(_kept(c, live) for c in s.body)
+    if isinstance(s, If):
+        return any(_kept(c, live) for b in blocks(s) for c in b)
+    return True
+
+
+def _mark(stmts, live) -> None:
+    for s in stmts:
+        if not _kept(s, live):
+            continue
+        live.update(_reads(s))
+        if isinstance(s, While):
+            live.add(s.cond.name) if isinstance(s.cond, Var) else None
+            _mark(s.cond_body, live)
+            _mark(s.body, live)
         else:
-            kept.append(s)
-    fn.body = kept[::-1]
+            for b in blocks(s):
+                _mark(b, live)
+
+
+def _sweep(stmts, live) -> list:
+    out = []
+    for s in stmts:
+        if isinstance(s, While):
+            if _kept(s, live):
+                s.cond_body = [c for c in s.cond_body if _kept(c, live) or isinstance(c, (If, For, While))]
+                s.body = _sweep(s.body, live)
+                out.append(s)
+        elif isinstance(s, (If, For)):
+            if _kept(s, live):
+                if isinstance(s, If):
+                    s.body, s.orelse = _sweep(s.body, live), _sweep(s.orelse, live)
+                else:
+                    s.body = _sweep(s.body, live)
+                out.append(s)
+        elif _kept(s, live):
+            out.append(s)
+    return out
+
+
+def eliminate_dead_code(fn: Function) -> Function:
+    """Remove statements whose values nothing reads. Liveness is flow-insensitive (a name is live
+    if any kept statement reads it), iterated to a fixed point, so it is safe across loops."""
+    live: set = set()
+    while True:
+        before = len(live)
+        _mark(fn.body, live)
+        if len(live) == before:
+            break
+    fn.body = _sweep(fn.body, live)
     return fn
 
 
-def _reads(s):
-    if isinstance(s, Return):
-        return set(_names(s.values))
-    if isinstance(s, Assign):
-        return set(_names(s.args))
-    if isinstance(s, SetItem):
-        return set(_names((s.value, *s.index_args))) | {s.target}
-    return set()
+def _count_reads(stmts, uses):
+    for s in stmts:
+        for n in _reads(s):
+            uses[n] = uses.get(n, 0) + 1
+        if isinstance(s, While) and isinstance(s.cond, Var):
+            uses[s.cond.name] = uses.get(s.cond.name, 0) + 1
+        for b in blocks(s):
+            _count_reads(b, uses)
+
+
+def _count_defs(stmts, defs):
+    for s in stmts:
+        if isinstance(s, (Assign, Pop)):
+            defs[s.target] = defs.get(s.target, 0) + 1
+        for b in blocks(s):
+            _count_defs(b, defs)
 
 
 def coalesce_aliases(fn: Function) -> Function:
-    """`t = expr; x = t` becomes `x = expr` when t is a temporary read only there, so adjoints get
-    their names on the line that computes them."""
+    """`t = expr; x = t` becomes `x = expr` when t is a temporary read only there and defined
+    once, so adjoints get their names on the line that computes them."""
     temps = getattr(fn, "names", None)
-    uses: dict = {}
-    for s in fn.body:
-        for n in _reads(s):
-            uses[n] = uses.get(n, 0) + 1
-    body = list(fn.body)
-    where = {s.target: i for i, s in enumerate(body) if isinstance(s, Assign)}
-    removed = set()
-    for j, s in enumerate(body):
-        if not (isinstance(s, Assign) and s.op == "alias" and isinstance(s.args[0], Var)):
-            continue
-        t = s.args[0].name
-        if temps is None or not temps.is_temp(t) or uses.get(t) != 1 or t not in where:
-            continue
-        i = where[t]
-        between = body[i + 1:j]
-        if any(s.target in _reads(b) or getattr(b, "target", None) == s.target for b in between):
-            continue
-        body[i].target = s.target
-        fn.types[s.target] = fn.types.get(t, fn.types.get(s.target))
-        removed.add(j)
-    fn.body = [s for k, s in enumerate(body) if k not in removed]
+    if temps is None:
+        return fn
+    uses, defs = {}, {}
+    _count_reads(fn.body, uses)
+    _count_defs(fn.body, defs)
+
+    def block(body):
+        where = {s.target: i for i, s in enumerate(body) if isinstance(s, Assign)}
+        removed = set()
+        for j, s in enumerate(body):
+            for b in blocks(s):
+                b[:] = block(b)
+            if not (isinstance(s, Assign) and s.op == "alias" and isinstance(s.args[0], Var)):
+                continue
+            t = s.args[0].name
+            if not temps.is_temp(t) or uses.get(t) != 1 or defs.get(t) != 1 or t not in where:
+                continue
+            i = where[t]
+            between = body[i + 1:j]
+            if any(s.target in _reads(b) or s.target in _all_defs(b) or _has_blocks(b) for b in between):
+                continue
+            body[i].target = s.target
+            fn.types[s.target] = fn.types.get(t, fn.types.get(s.target))
+            removed.add(j)
+        return [s for k, s in enumerate(body) if k not in removed]
+
+    fn.body = block(fn.body)
     return fn
+
+
+def _has_blocks(s) -> bool:
+    return bool(blocks(s))
+
+
+def _all_defs(s) -> set:
+    out = set()
+    if isinstance(s, (Assign, Pop)):
+        out.add(s.target)
+    for b in blocks(s):
+        for c in b:
+            out |= _all_defs(c)
+    return out

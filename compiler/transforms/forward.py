@@ -1,51 +1,125 @@
-"""Forward mode (JVP): each active statement is followed by its tangent, from the primitive's
-JVP rule. Tangents of the differentiated inputs are extra parameters named x_dot."""
+"""Forward mode (JVP): each active statement is followed by its tangent, from the primitive's JVP
+rule. Tangents of the differentiated inputs are extra parameters named x_dot.
+
+Control flow is kept as it is: branches and loops compute tangents beside the values. Every name
+has one tangent name, assigned wherever the name is (a carried loop value and its tangent change
+together); an element write writes the tangent's element too, and a tape of values gets a tape of
+tangents, so forward mode also runs over reverse-mode code (a Hessian is forward over reverse)."""
 from __future__ import annotations
 
 import copy
 
-from ..ir.nodes import Assign, Return, Var, Function
+from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop, Var,
+                        Const, Function)
+from ..ir.types import FLOAT
 from ..rules import table
 from ..rules.builder import Builder
 from .activity import varied
 from .cleanup import eliminate_dead_code, coalesce_aliases
 
 
+class _Forward:
+    def __init__(self, fn, wrt, names, types):
+        self.names, self.types = names, types
+        self.b = Builder(types, names, role="tangent")
+        self.live = varied(fn.body, wrt)
+        self.dot_names: dict = {}
+
+    def dot(self, name) -> str:
+        if name not in self.dot_names:
+            self.dot_names[name] = self.names.fresh(f"{name}_dot", temp=False)
+            if name in self.types:
+                self.types[self.dot_names[name]] = self.types[name]
+        return self.dot_names[name]
+
+    def has_tangent(self, name) -> bool:
+        ty = self.types.get(name)
+        return name in self.live and (ty is None or ty.kind == FLOAT)
+
+    def tangent_of(self, v):
+        if isinstance(v, Var) and self.has_tangent(v.name):
+            return self.b.sym(Var(self.dot(v.name)))
+        return None
+
+    def zeros_like(self, v):
+        sym = self.b.sym(v)
+        return self.b.const(0.0) if sym.rank == 0 else self.b.op("zeros_like", sym)
+
+    def block(self, stmts) -> list:
+        out = []
+        saved, self.b.stmts = self.b.stmts, out
+        try:
+            for s in stmts:
+                self.stmt(s)
+        finally:
+            self.b.stmts = saved
+        return out
+
+    def stmt(self, s):
+        b = self.b
+        b.loc = s.loc
+        if isinstance(s, Assign):
+            b.stmts.append(s)
+            if not self.has_tangent(s.target):
+                return
+            prim = table.get(s.op)
+            args = [b.sym(a) for a in s.args]
+            tans = [self.tangent_of(a) for a in s.args]
+            t = None
+            if any(x is not None for x in tans):
+                t = prim.jvp(b, b.sym(Var(s.target)), args, tans, dict(s.params))
+            if t is None:
+                t = self.zeros_like(Var(s.target))
+            b.name(t, self.dot(s.target)) if not (isinstance(t.value, Var) and t.value.name == self.dot(s.target)) \
+                else None
+        elif isinstance(s, SetItem):
+            b.stmts.append(s)
+            if self.has_tangent(s.target):
+                t = self.tangent_of(s.value)
+                value = t.value if t is not None else Const(0.0)
+                b.stmts.append(SetItem(self.dot(s.target), s.index_args, s.params, value, s.loc, "tangent", op=s.op))
+        elif isinstance(s, If):
+            b.stmts.append(If(s.cond, self.block(s.body), self.block(s.orelse), s.loc, s.role))
+        elif isinstance(s, For):
+            node = copy.copy(s)
+            node.body = self.block(s.body)
+            b.stmts.append(node)
+        elif isinstance(s, While):
+            node = copy.copy(s)
+            node.body = self.block(s.body)
+            b.stmts.append(node)
+        elif isinstance(s, TapeNew):
+            b.stmts.append(s)
+            if s.tape in self.live:
+                b.stmts.append(TapeNew(self.dot(s.tape), self.dot(s.holds), "tangents of the values above", s.loc))
+        elif isinstance(s, Push):
+            b.stmts.append(s)
+            if s.tape in self.live:
+                t = self.tangent_of(s.value)
+                b.stmts.append(Push(self.dot(s.tape), (t if t is not None else self.zeros_like(s.value)).value, s.loc))
+        elif isinstance(s, Pop):
+            b.stmts.append(s)
+            if s.tape in self.live and self.has_tangent(s.target):
+                b.stmts.append(Pop(self.dot(s.target), self.dot(s.tape), s.loc))
+        else:
+            b.stmts.append(s)
+
+
 def forward(fn: Function, outputs: tuple, wrt: list, suffix: str = "jvp") -> Function:
     """A function of (primals..., tangents of wrt...) returning (outputs, output tangents)."""
     names = copy.deepcopy(fn.names)
     types = dict(fn.types)
-    b = Builder(types, names, role="tangent")
-    tangent: dict = {}
-    params = list(fn.params)
-    for name in wrt:
-        t = names.fresh(f"{name}_dot", temp=False)
-        params.append(t)
-        types[t] = types[name]
-        tangent[name] = b.sym(Var(t))
-    live = varied(fn.body, wrt)
+    f = _Forward(fn, wrt, names, types)
+    params = list(fn.params) + [f.dot(name) for name in wrt]
     ret = fn.body[-1]
-    for s in fn.body[:-1]:
-        b.stmts.append(s)
-        if not isinstance(s, Assign) or s.target not in live or types[s.target].kind != "float":
-            continue
-        prim = table.get(s.op)
-        b.loc = s.loc
-        args = [b.sym(a) for a in s.args]
-        tans = [tangent.get(a.name) if isinstance(a, Var) else None for a in s.args]
-        if all(t is None for t in tans):
-            continue
-        t = prim.jvp(b, b.sym(Var(s.target)), args, tans, dict(s.params))
-        if t is not None:
-            tangent[s.target] = b.name(t, names.fresh(f"{s.target}_dot", temp=False))
-    b.loc = ret.loc
+    body = f.block(fn.body[:-1])
+    f.b.stmts = body
+    f.b.loc = ret.loc
     outs = []
     for v in outputs:
-        if isinstance(v, Var) and v.name in tangent:
-            outs.append(tangent[v.name].value)
-        else:
-            outs.append(b.op("zeros_like", b.sym(v)).value)
-    body = b.stmts + [Return((ret.values, tuple(outs)), ret.loc, role="tangent")]
+        t = f.tangent_of(v)
+        outs.append(t.value if t is not None else f.zeros_like(v).value)
+    body = body + [Return((ret.values, tuple(outs)), ret.loc, role="tangent")]
     result = Function(f"{fn.name}_{suffix}", params, body, fn.filename, types)
     result.names = names
     return coalesce_aliases(eliminate_dead_code(result))

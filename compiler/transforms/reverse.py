@@ -1,18 +1,38 @@
-"""Reverse mode (VJP): the primal sweep, then the adjoint sweep in reverse statement order.
+"""Reverse mode (VJP): the primal sweep, then an adjoint sweep that mirrors it block by block.
 
-Each active statement asks its primitive's VJP rule for the contributions to its operands'
-adjoints; contributions to broadcast operands are reduced back (unbroadcast), and contributions
-to the same operand accumulate."""
+Straight-line code is reversed statement by statement: each active statement asks its primitive's
+VJP rule for the contributions to its operands' adjoints, reduced back over broadcast axes, and
+contributions to one operand accumulate. Control flow is mirrored: an `if` is replayed on its
+recorded condition, a loop runs its trips backwards (a `for` recomputes its index; a `while` or a
+loop that may break replays the number of trips it ran).
+
+What the adjoint sweep reads of the primal is recorded, and only that: a value computed inside a
+loop is pushed on a tape (a stack) when it is computed and popped when its block is reversed; an
+element or slice write that overwrites data the adjoint sweep reads saves the old data and puts it
+back when the write is reversed, so the sweep sees every array as it was at that point."""
 from __future__ import annotations
 
 import copy
 
-from ..ir.nodes import Assign, Return, Var, Const, Function
-from ..ir.types import Type, FLOAT
+from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop, Var,
+                        Const, Function, walk, operands, blocks)
+from ..ir.types import Type, FLOAT, INT
 from ..rules import table
 from ..rules.builder import Builder, Sym
 from .activity import active as active_names
 from .cleanup import eliminate_dead_code, coalesce_aliases
+
+# ops that read only the shape of these operand positions, never the values
+SHAPE_ONLY = {"zeros_like": (0,), "ones_like": (0,), "empty_like": (0,), "full_like": (0,),
+              "shape": (0,), "dim": (0,), "size": (0,), "unbroadcast": (1,), "reshape_like": (1,),
+              "diag_embed_like": (1,), "eye_like": (0,)}
+# cheap ops whose scalar results the adjoint sweep recomputes instead of recording (getitem: any rank,
+# since reading a part of an array that is never written is a view)
+RECOMPUTE_OPS = {"getitem", "add", "sub", "mul", "neg", "truediv", "floordiv", "mod", "abs", "maximum",
+                 "minimum", "shape", "tuple_getitem", "dim", "size", "alias", "float", "int", "bool", "lt",
+                 "le", "gt", "ge", "eq", "ne", "not", "logical_and", "logical_or", "logical_not", "trip_count"}
+VIEW_OPS = {"getitem", "reshape", "reshape_like", "ravel", "transpose", "expand_dims", "squeeze", "alias",
+            "diag", "flip"}
 
 
 def fit_to_operand(b: Builder, prim, c: Sym, arg: Sym, n_array_args: int) -> Sym:
@@ -24,73 +44,643 @@ def fit_to_operand(b: Builder, prim, c: Sym, arg: Sym, n_array_args: int) -> Sym
     return c
 
 
-def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: str = "grad") -> Function:
-    """A function returning (outputs, d output[0] / d wrt) for scalar output[0] (seed "one"), or
-    taking the output's adjoint as a last parameter (seed "param", for vjp)."""
+class _Blocks:
+    """Where each primal block sits: whether it is inside a loop, and its reversed twin."""
+
+    def __init__(self):
+        self.in_loop: dict = {}       # id(block) -> bool
+        self.reversed: dict = {}      # id(primal block) -> reversed block
+        self.primal: dict = {}        # id(primal block) -> primal block
+        self.loop_of: dict = {}       # id(loop body) -> the For/While
+
+
+def _index_blocks(stmts, in_loop, info: _Blocks):
+    info.in_loop[id(stmts)] = in_loop
+    info.primal[id(stmts)] = stmts
+    for s in stmts:
+        if isinstance(s, (For, While)):
+            info.loop_of[id(s.body)] = s
+            _index_blocks(s.body, True, info)
+            _index_blocks(s.cond_body, True, info) if isinstance(s, While) else None
+        elif isinstance(s, If):
+            _index_blocks(s.body, in_loop, info)
+            _index_blocks(s.orelse, in_loop, info)
+
+
+def _def_blocks(stmts, out: dict, block_id=None):
+    """name -> list of ids of the blocks that assign it."""
+    bid = id(stmts) if block_id is None else block_id
+    for s in stmts:
+        if isinstance(s, (Assign, Pop)):
+            out.setdefault(s.target, []).append(id(stmts))
+        elif isinstance(s, (For, While)) and s.counter:
+            out.setdefault(s.counter, []).append(id(stmts))
+        for b in blocks(s):
+            _def_blocks(b, out)
+    return out
+
+
+def _contained(stmts) -> set:
+    ids = {id(stmts)}
+    for s in stmts:
+        for b in blocks(s):
+            ids |= _contained(b)
+    return ids
+
+
+def _has_break(body) -> bool:
+    for s in body:
+        if isinstance(s, Break):
+            return True
+        if isinstance(s, If) and (_has_break(s.body) or _has_break(s.orelse)):
+            return True
+    return False
+
+
+class _Reverser:
+    def __init__(self, fn: Function, wrt, act, types, names, restore: set):
+        self.fn = fn
+        self.wrt = wrt
+        self.act = act
+        self.types = types
+        self.names = names
+        self.restore = restore            # arrays whose overwritten data must be put back
+        self.b = Builder(types, names, role="adjoint")
+        self.adj: dict = {}
+        self.shared: set = set()
+        self.bar_names: dict = {}
+        self.info = _Blocks()
+        self.def_blocks: dict = {}
+        self.carried: set = set()         # names carried by some loop
+        self.saved: dict = {}             # id(SetItem) -> name of the saved old data
+        self.carry_stack: list = []       # names carried by the loops being reversed
+        self.pending: set = set()         # carried names whose adjoint is zero but not yet written
+
+    def bar(self, name):
+        if name not in self.bar_names:
+            self.bar_names[name] = self.names.fresh(f"{name}_bar", temp=False)
+        return self.bar_names[name]
+
+    # --- adjoint bookkeeping ---
+    def accumulate(self, name, c: Sym):
+        b = self.b
+        if name in self.pending:
+            self.pending.discard(name)
+            self.adj[name] = b.name(c, self.bar(name)) if not (isinstance(c.value, Var) and c.value.name in
+                                                                self.bar_names.values()) \
+                else b.op("alias", c, target=self.bar(name))
+            return
+        if name not in self.adj:
+            v = c.value
+            shareable = isinstance(v, Var) and not self.names.is_temp(v.name) and v.name in self.bar_names.values() \
+                and v.name not in {self.bar_names.get(n) for n in self.carried}
+            if shareable:
+                self.adj[name] = c
+                if c.rank:
+                    self.shared.add(name)
+            else:
+                self.adj[name] = b.name(c, self.bar(name))
+                self.shared.discard(name)
+        else:
+            self.adj[name] = b.op("add", self.adj[name], c, target=self.bar(name))
+            self.shared.discard(name)
+
+    def own(self, name):
+        """Make `name`'s adjoint an array of its own, to update in place."""
+        sym = self.adj[name]
+        if name in self.shared or sym.value.name != self.bar(name):
+            self.adj[name] = self.b.op("copy", sym, target=self.bar(name))
+            self.shared.discard(name)
+
+    def zero(self, name):
+        sym = self.b.sym(Var(name))
+        self.adj[name] = (self.b.op("zeros_like", sym, target=self.bar(name)) if sym.rank
+                          else self.b.op("alias", self.b.const(0.0), target=self.bar(name)))
+        self.shared.discard(name)
+        self.pending.discard(name)
+
+    def flush(self, names):
+        for name in sorted(names & self.pending):
+            self.zero(name)
+
+    def prepare_nested(self, *nested_blocks):
+        """Before reversing nested blocks: adjoints of outer names they add to must exist and be
+        owned, because contributions inside them accumulate (a loop adds on every trip)."""
+        inside = set().union(*(_contained(blk) for blk in nested_blocks))
+        touched = set()
+        for s in (x for blk in nested_blocks for x in walk(blk)):
+            if isinstance(s, Assign) and s.target in self.act:
+                touched.update(a.name for a in s.args if isinstance(a, Var) and a.name in self.act)
+                if s.target in self.carried:
+                    touched.add(s.target)
+            elif isinstance(s, SetItem) and s.target in self.act:
+                touched.add(s.target)
+                if isinstance(s.value, Var) and s.value.name in self.act:
+                    touched.add(s.value.name)
+        self.flush(set(self.pending))
+        for name in sorted(touched):
+            homes = self.def_blocks.get(name, [])
+            outer = name in self.fn.params or any(h not in inside for h in homes)
+            if not outer:
+                continue
+            if name not in self.adj:
+                self.zero(name)
+            elif self.types[name].rank and (name in self.shared or self.adj[name].value.name != self.bar(name)):
+                self.own(name)
+            elif self.adj[name].value.name != self.bar(name):
+                self.adj[name] = self.b.op("alias", self.adj[name], target=self.bar(name))
+
+    # --- sweeps ---
+    def reverse_block(self, stmts) -> list:
+        out = []
+        saved_stmts = self.b.stmts
+        self.b.stmts = out
+        pending_before = set(self.pending)
+        try:
+            for s in reversed(stmts):
+                self.reverse_stmt(s)
+            self.flush(self.pending - pending_before)
+        finally:
+            self.b.stmts = saved_stmts
+        self.info.reversed[id(stmts)] = out
+        return out
+
+    def nested(self, stmts) -> list:
+        """Reverse a nested block with its own view of local adjoints; outer ones were prepared."""
+        adj, shared = dict(self.adj), set(self.shared)
+        out = self.reverse_block(stmts)
+        self.adj, self.shared = adj, shared
+        return out
+
+    def loop_body(self, loop) -> list:
+        inside = _contained(loop.body)
+        carried = {n for n in self.carried
+                   if any(h in inside for h in self.def_blocks.get(n, []))
+                   and any(h not in inside for h in self.def_blocks.get(n, []))}
+        self.carry_stack.append(carried)
+        try:
+            return self.nested(loop.body)
+        finally:
+            self.carry_stack.pop()
+
+    def reverse_stmt(self, s):
+        b = self.b
+        if isinstance(s, Assign):
+            self.reverse_assign(s)
+        elif isinstance(s, SetItem):
+            self.reverse_setitem(s)
+        elif isinstance(s, If):
+            b.loc = s.loc
+            self.prepare_nested(s.body, s.orelse)
+            then_ = self.nested(s.body)
+            else_ = self.nested(s.orelse)
+            if then_ or else_:
+                b.loc = s.loc
+                b.stmts.append(If(s.cond, then_, else_, s.loc, role="adjoint"))
+        elif isinstance(s, For):
+            self.reverse_for(s)
+        elif isinstance(s, While):
+            self.reverse_while(s)
+
+    def reverse_assign(self, s: Assign):
+        if s.target not in self.act or s.target not in self.adj:
+            return
+        b = self.b
+        prim = table.get(s.op)
+        b.loc = s.loc
+        g = self.adj[s.target]
+        args = [b.sym(a) for a in s.args]
+        flags = [isinstance(a, Var) and a.name in self.act for a in s.args]
+        if not any(flags):
+            pass
+        elif s.op == "getitem" and flags[0] and args[0].rank and not any(a.rank for a in args[1:]):
+            self.scatter_add(args[0].value.name, s, g)
+        else:
+            contribs = prim.vjp(b, g, b.sym(Var(s.target)), args, flags, dict(s.params))
+            n_arrays = sum(1 for a in args if a.rank > 0)
+            for a, c, flag in zip(args, contribs, flags):
+                if flag and c is not None:
+                    self.accumulate(a.value.name, fit_to_operand(b, prim, c, a, n_arrays))
+        if s.op == "alias" and any(s.target in c for c in self.carry_stack):
+            # a carried name takes a new value here: the adjoint of its old value starts from zero
+            # (written when the first contribution arrives, or at the end of the block)
+            self.adj.pop(s.target, None)
+            self.shared.discard(s.target)
+            self.pending.add(s.target)
+
+    def scatter_add(self, name, s: Assign, g: Sym):
+        """x[idx] read: x_bar[idx] += g, in place."""
+        b = self.b
+        if name not in self.adj:
+            self.zero(name)
+        else:
+            self.own(name)
+        b.stmts.append(SetItem(self.bar(name), s.args[1:], s.params, g.value, s.loc, "adjoint", op="add"))
+
+    def reverse_setitem(self, s: SetItem):
+        b = self.b
+        b.loc = s.loc
+        y = s.target
+        if y in self.act and y in self.adj:
+            self.own(y)
+            ybar = self.adj[y]
+            if isinstance(s.value, Var) and s.value.name in self.act:
+                ops = [b.sym(a) for a in s.index_args]
+                c = b.op("getitem", ybar, *ops, **dict(s.params))
+                v = b.sym(s.value)
+                if c.rank and s.op is None:
+                    c = b.op("copy", c)
+                if v.rank == 0 and c.rank > 0:
+                    c = b.call("sum", c)
+                elif v.rank > 0:
+                    c = b.call("unbroadcast", c, v)
+                self.accumulate(s.value.name, c)
+            if s.op is None:
+                b.stmts.append(SetItem(self.bar(y), s.index_args, s.params, Const(0.0), s.loc, "adjoint"))
+        if id(s) in self.saved:
+            b.stmts.append(SetItem(y, s.index_args, s.params, Var(self.saved[id(s)]), s.loc, "adjoint"))
+
+    def reverse_for(self, s: For):
+        b = self.b
+        b.loc = s.loc
+        self.prepare_nested(s.body)
+        trips = s.counter or s.trips
+        n = b.sym(Var(trips))
+        start, step = b.sym(s.start), b.sym(s.step)
+        last = start + (n - 1) * step
+        stop = start - step
+        body = self.loop_body(s)
+        if body:
+            b.loc = s.loc
+            b.stmts.append(For(s.var, last.value, stop.value, (-step).value, body, s.loc, role="adjoint"))
+
+    def reverse_while(self, s: While):
+        b = self.b
+        b.loc = s.loc
+        self.prepare_nested(s.body)
+        body = self.loop_body(s)
+        if body:
+            k = self.names.fresh("trip", temp=False)
+            self.types[k] = Type(INT, 0)
+            b.stmts.append(For(k, Const(0), Var(s.counter), Const(1), body, s.loc, role="adjoint"))
+
+
+def _prepare_primal(body, names, types, b: Builder):
+    """Loops get what their reversal needs: a trip count before a `for` that cannot break, a trip
+    counter in a `while` or a `for` that may."""
+    for i in range(len(body) - 1, -1, -1):
+        s = body[i]
+        for blk in blocks(s):
+            _prepare_primal(blk, names, types, b)
+        if isinstance(s, For):
+            s.trips = None
+            if _has_break(s.body):
+                s.counter = names.fresh(f"{s.var}_trips", temp=False)
+                types[s.counter] = Type(INT, 0)
+            else:
+                b.stmts = []
+                b.loc = s.loc
+                b.op("trip_count", b.sym(s.start), b.sym(s.stop), b.sym(s.step),
+                     target=names.fresh(f"{s.var}_trips", temp=False))
+                s.trips = b.stmts[0].target
+                body[i:i] = b.stmts
+        elif isinstance(s, While):
+            s.counter = names.fresh("trips", temp=False)
+            types[s.counter] = Type(INT, 0)
+
+
+def _carried_names(stmts) -> set:
+    """Names assigned both before a loop and inside it."""
+    out = set()
+    defs = _def_blocks(stmts, {})
+    for s in walk(stmts):
+        if isinstance(s, (For, While)):
+            inside = _contained(s.body)
+            for name, homes in defs.items():
+                if any(h in inside for h in homes) and any(h not in inside for h in homes):
+                    out.add(name)
+    return out
+
+
+def _view_groups(stmts, types=None) -> dict:
+    """name -> the set of names that may share its memory (views, aliases, carried names)."""
+    parent: dict = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for s in walk(stmts):
+        if isinstance(s, Assign) and s.op in VIEW_OPS and s.args and isinstance(s.args[0], Var):
+            if types is not None and s.target in types and types[s.target].rank == 0:
+                continue        # a number read from an array is a copy
+            a, c = find(s.target), find(s.args[0].name)
+            if a != c:
+                parent[a] = c
+    groups: dict = {}
+    for x in list(parent):
+        groups.setdefault(find(x), set()).add(x)
+    out = {}
+    for root, members in groups.items():
+        members.add(root)
+        for m in members:
+            out[m] = members
+    return out
+
+
+def _reads_of(stmts, value_only: bool) -> set:
+    out = set()
+    for s in walk(stmts):
+        if isinstance(s, Assign) and value_only and s.op in SHAPE_ONLY:
+            skip = SHAPE_ONLY[s.op]
+            out.update(a.name for i, a in enumerate(s.args) if isinstance(a, Var) and i not in skip)
+            continue
+        if isinstance(s, SetItem):
+            out.update(a.name for a in (s.value, *s.index_args) if isinstance(a, Var))
+            if not value_only:
+                out.add(s.target)
+            continue
+        if isinstance(s, While):
+            continue
+        out.update(v.name for v in operands(s) if isinstance(v, Var))
+    return out
+
+
+def _build(fn: Function, outputs, wrt, seed, restore: set):
+    """One adjoint construction over a fresh copy of the primal."""
     names = copy.deepcopy(fn.names)
     types = dict(fn.types)
-    primal = [s for s in fn.body if not isinstance(s, Return)]
+    body = copy.deepcopy(fn.body[:-1])
     ret = fn.body[-1]
+    b0 = Builder(types, names, role="primal")
+    _prepare_primal(body, names, types, b0)
     out = outputs[0]
-    act = active_names(primal, wrt, [out.name] if isinstance(out, Var) else [], types)
-    b = Builder(types, names, role="adjoint")
+    act = active_names(body, wrt, [out.name] if isinstance(out, Var) else [], types)
+    r = _Reverser(fn, wrt, act, types, names, restore)
+    _index_blocks(body, False, r.info)
+    r.def_blocks = _def_blocks(body, {})
+    r.carried = _carried_names(body)
+    # writes that destroy data the adjoint sweep reads: save the old data first
+    _insert_saves(body, restore, r, types, names)
+    r.def_blocks = _def_blocks(body, {})
+    b = r.b
     params = list(fn.params)
-
-    adj: dict = {}
-    bar_names: dict = {}
-
-    def bar(name):
-        if name not in bar_names:
-            bar_names[name] = names.fresh(f"{name}_bar", temp=False)
-        return bar_names[name]
-
-    def accumulate(name, c: Sym):
-        if name not in adj:
-            if isinstance(c.value, Var) and not names.is_temp(c.value.name):
-                adj[name] = c          # the same adjoint as another value: share it, no copy
-            else:
-                adj[name] = b.name(c, bar(name))
-        else:
-            adj[name] = b.op("add", adj[name], c, target=bar(name))
-
     out_ty = types.get(out.name) if isinstance(out, Var) else None
+    b.loc = ret.loc
     if isinstance(out, Var) and out.name in act:
-        b.loc = ret.loc
         if seed == "one":
-            adj[out.name] = b.op("alias", b.const(1.0), target=bar(out.name))
+            r.adj[out.name] = b.op("alias", b.const(1.0), target=r.bar(out.name))
         else:
-            pname = bar(out.name)
+            pname = r.bar(out.name)
             params.append(pname)
             types[pname] = Type(FLOAT, out_ty.rank)
-            adj[out.name] = b.sym(Var(pname))
+            r.adj[out.name] = b.sym(Var(pname))
     elif seed == "param":
         pname = names.fresh("out_bar", temp=False)
         params.append(pname)
         types[pname] = Type(FLOAT, out_ty.rank if out_ty else 0)
-
-    for s in reversed(primal):
-        if not isinstance(s, Assign) or s.target not in act or s.target not in adj:
-            continue
-        prim = table.get(s.op)
-        b.loc = s.loc
-        args = [b.sym(a) for a in s.args]
-        flags = [isinstance(a, Var) and a.name in act for a in s.args]
-        contribs = prim.vjp(b, adj[s.target], b.sym(Var(s.target)), args, flags, dict(s.params))
-        n_arrays = sum(1 for a in args if a.rank > 0)
-        for a, c, flag in zip(args, contribs, flags):
-            if flag and c is not None:
-                accumulate(a.value.name, fit_to_operand(b, prim, c, a, n_arrays))
-
+    head = list(b.stmts)
+    b.stmts = []
+    adjoint = head + r.reverse_block(body)
+    r.info.reversed[id(body)] = adjoint
+    b.stmts = adjoint
     b.loc = ret.loc
     grads = []
     for name in wrt:
-        if name in adj and adj[name].value.name != bar(name) and bar(name) not in types:
-            grads.append(b.op("alias", adj[name], target=bar(name)).value)
-        elif name in adj:
-            grads.append(adj[name].value)
+        if name in r.adj and r.adj[name].value.name != r.bar(name) and r.bar(name) not in types:
+            grads.append(b.op("alias", r.adj[name], target=r.bar(name)).value)
+        elif name in r.adj:
+            grads.append(r.adj[name].value)
         else:
-            grads.append(b.op("zeros_like", b.sym(Var(name)), target=bar(name)).value)
-    body = primal + b.stmts + [Return((ret.values, tuple(grads)), ret.loc, role="adjoint")]
-    result = Function(f"{fn.name}_{suffix}", params, body, fn.filename, types)
+            grads.append(b.op("zeros_like", b.sym(Var(name)), target=r.bar(name)).value)
+    return r, body, adjoint, params, grads, names, types, ret
+
+
+# ops whose adjoint does not read the values of these operand positions (None: of any operand)
+LINEAR_IN = {"add": None, "sub": None, "neg": None, "alias": None, "copy": None, "sum": None, "mean": None,
+             "reshape": None, "ravel": None, "transpose": None, "expand_dims": None, "squeeze": None,
+             "concatenate": None, "stack": None, "float": None, "cumsum": None, "flip": None, "trace": None,
+             "getitem": None, "unbroadcast": None, "reshape_like": None}
+
+
+def _needs_restore(fn: Function, outputs, wrt) -> set:
+    """Arrays written in place whose overwritten values the adjoint sweep reads: a statement whose
+    adjoint reads the array (or a view of it) runs before a write to it, or in a loop with one."""
+    body = fn.body[:-1]
+    writes = [s for s in walk(body) if isinstance(s, SetItem)]
+    if not writes:
+        return set()
+    out = outputs[0]
+    act = active_names(body, wrt, [out.name] if isinstance(out, Var) else [], fn.types)
+    groups = _view_groups(body, fn.types)
+    order = {id(s): i for i, s in enumerate(walk(body))}
+    loops = [s for s in walk(body) if isinstance(s, (For, While))]
+    inside = {id(l): {id(x) for x in walk(l.body)} for l in loops}
+    restore = set()
+    for w in writes:
+        group = groups.get(w.target, {w.target})
+        for s in walk(body):
+            if not (isinstance(s, Assign) and s.target in act) or s.op in LINEAR_IN:
+                continue
+            skip = SHAPE_ONLY.get(s.op, ())
+            if not any(isinstance(a, Var) and a.name in group and i not in skip for i, a in enumerate(s.args)):
+                continue
+            before = order[id(s)] < order[id(w)]
+            same_loop = any(id(s) in ids and id(w) in ids for ids in inside.values())
+            if before or same_loop:
+                restore.add(w.target)
+                break
+    return restore
+
+
+def _insert_saves(stmts, restore, r: _Reverser, types, names):
+    for i in range(len(stmts) - 1, -1, -1):
+        s = stmts[i]
+        for blk in blocks(s):
+            _insert_saves(blk, restore, r, types, names)
+        if isinstance(s, SetItem) and s.target in restore:
+            b = Builder(types, names, loc=s.loc, role="primal")
+            old = b.op("getitem", b.sym(Var(s.target)), *[b.sym(a) for a in s.index_args], **dict(s.params))
+            if old.rank:
+                old = b.op("copy", old)
+            saved = b.name(old, names.fresh(f"{s.target}_old", temp=False))
+            r.saved[id(s)] = saved.value.name
+            stmts[i:i] = b.stmts
+
+
+def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: str = "grad") -> Function:
+    """A function returning (outputs, d output[0] / d wrt) for scalar output[0] (seed "one"), or
+    taking the output's adjoint as a last parameter (seed "param", for vjp)."""
+    restore = _needs_restore(fn, outputs, wrt)
+    r, body, adjoint, params, grads, names, types, ret = _build(fn, outputs, wrt, seed, restore)
+    tapes = _record(r, body, adjoint, names, types)
+    # returned values must be the final ones: popped or restored names are copied first
+    ret_values = _final_values(ret.values, tapes, restore, body, names, types, ret.loc)
+    result_body = tapes["new"] + body + ret_values["stmts"] + adjoint + [
+        Return((ret_values["values"], tuple(grads)), ret.loc, role="adjoint")]
+    result = Function(f"{fn.name}_{suffix}", params, result_body, fn.filename, types)
     result.names = names
     return coalesce_aliases(eliminate_dead_code(result))
+
+
+def _record(r: _Reverser, body, adjoint, names, types) -> dict:
+    """Tapes: each value the adjoint sweep reads that is computed inside a loop is pushed where it is
+    computed and popped at the start of its block's reversal."""
+    needed = _reads_of(adjoint, value_only=False)
+    primal_defs = _def_blocks(body, {})
+    info = r.info
+    new = []
+    pushes: dict = {}     # id(primal block) -> list of (index after which to push, Push)
+    pops: dict = {}       # id(primal block) -> list of Pop
+    written = set()
+    groups = _view_groups(body)
+    for st in walk(body):
+        if isinstance(st, SetItem):
+            written |= groups.get(st.target, {st.target})
+    recompute: dict = {}  # id(primal block) -> indices of statements to run again
+    decided: set = set()
+    worklist = sorted(needed)
+    while worklist:
+        name = worklist.pop(0)
+        if name in decided:
+            continue
+        decided.add(name)
+        homes = primal_defs.get(name)
+        if not homes or name in r.fn.params:
+            continue
+        if name in r.carried:
+            loop = _innermost_loop(body, name, primal_defs)
+            target_block, where = loop.body, -1   # at the top of the body: the value at the trip's start
+            what = f"the value at the start of each trip of the loop at {_short(loop.loc)}"
+        else:
+            block_id, where = homes[0], None
+            if len(set(homes)) > 1:
+                # a merged name: assigned in each branch of an if; record it after the if
+                block_id, where = _if_site(body, name, info)
+                if block_id is None:
+                    continue
+            if not info.in_loop.get(block_id):
+                continue
+            target_block = info.primal[block_id]
+            if where is None:
+                where = next(i for i, s in enumerate(target_block)
+                             if (isinstance(s, (Assign, Pop)) and s.target == name)
+                             or (isinstance(s, (For, While)) and s.counter == name))
+            stmt = target_block[where]
+            if _recomputable(stmt, types, written) and all(
+                    _carried_value_ok(a.name, block_id, r, body, primal_defs)
+                    for a in stmt.args if isinstance(a, Var)):
+                recompute.setdefault(id(target_block), set()).add(where)
+                worklist.extend(sorted(a.name for a in stmt.args if isinstance(a, Var)))
+                continue
+            made = "the trip count of the loop" if isinstance(stmt, (For, While)) else "the value computed"
+            what = f"{made} at {_short(stmt.loc)}, once per trip of the enclosing loop"
+        tape = names.fresh(f"{name}_tape", temp=False)
+        loc = _loc_of(target_block, max(where, 0))
+        new.append(TapeNew(tape, name, what, loc))
+        pushes.setdefault(id(target_block), []).append((where, Push(tape, Var(name), loc)))
+        pops.setdefault(id(target_block), []).append(Pop(name, tape, loc))
+    for bid, indices in recompute.items():
+        rev = info.reversed.get(bid)
+        if rev is None:
+            continue
+        again = []
+        for i in sorted(indices):
+            st = copy.copy(info.primal[bid][i])
+            st.role = "recompute"
+            again.append(st)
+        rev[0:0] = again
+    for bid, items in pushes.items():
+        block = info.primal[bid]
+        for where, push in sorted(items, key=lambda p: -p[0]):
+            block.insert(where + 1, push)
+    for bid, items in pops.items():
+        rev = info.reversed.get(bid)
+        if rev is None:
+            continue
+        rev[0:0] = items[::-1]
+    return {"new": new, "taped": {p.target for items in pops.values() for p in items}}
+
+
+def _carried_value_ok(name, block_id, r, body, defs) -> bool:
+    """A carried name holds the value a block read only inside its own loop (after the loop, the
+    adjoint sweep has put back an earlier trip's value)."""
+    if name not in r.carried:
+        return True
+    loop = _innermost_loop(body, name, defs)
+    return loop is not None and block_id in _contained(loop.body)
+
+
+def _recomputable(stmt, types, written) -> bool:
+    if not isinstance(stmt, Assign) or stmt.op not in RECOMPUTE_OPS:
+        return False
+    ty = types.get(stmt.target)
+    if stmt.op == "getitem":
+        source = stmt.args[0]
+        return isinstance(source, Var) and source.name not in written and \
+            not any(isinstance(a, Var) and types[a.name].rank for a in stmt.args[1:])
+    return ty is not None and ty.rank == 0
+
+
+def _innermost_loop(body, name, defs):
+    best = None
+    for s in walk(body):
+        if isinstance(s, (For, While)):
+            inside = _contained(s.body)
+            homes = defs.get(name, [])
+            if any(h in inside for h in homes) and any(h not in inside for h in homes):
+                if best is None or id(s.body) in _contained(best.body):
+                    best = s
+    return best
+
+
+def _if_site(body, name, info):
+    """The block and index of the if whose branches both assign `name`."""
+    def go(stmts):
+        for i, s in enumerate(stmts):
+            if isinstance(s, If):
+                a = any(isinstance(x, Assign) and x.target == name for x in walk(s.body))
+                c = any(isinstance(x, Assign) and x.target == name for x in walk(s.orelse))
+                if a and c:
+                    inner = go(s.body) or go(s.orelse)
+                    return inner or (id(stmts), i)
+            for blk in blocks(s):
+                found = go(blk)
+                if found:
+                    return found
+        return None
+    found = go(body)
+    return found if found else (None, None)
+
+
+def _loc_of(block, i):
+    if 0 <= i < len(block):
+        return block[i].loc
+    return block[0].loc if block else None
+
+
+def _short(loc) -> str:
+    return loc.short() if loc is not None else "?"
+
+
+def _final_values(values, tapes, restore, body, names, types, loc):
+    """Copies of returned values that the adjoint sweep would change (popped, or restored in place)."""
+    stmts, mapping = [], {}
+    groups = _view_groups(body)
+    b = Builder(types, names, loc=loc, role="primal")
+
+    def fix(v):
+        if isinstance(v, tuple):
+            return tuple(fix(x) for x in v)
+        if not isinstance(v, Var):
+            return v
+        restored = bool(groups.get(v.name, {v.name}) & restore)
+        if v.name in tapes["taped"] or restored:
+            if v.name not in mapping:
+                op = "copy" if restored and types[v.name].rank else "alias"
+                mapping[v.name] = b.op(op, b.sym(v), target=names.fresh(f"{v.name}_final", temp=False)).value
+            return mapping[v.name]
+        return v
+    out = fix(values)
+    return {"values": out, "stmts": b.stmts}
