@@ -1,8 +1,9 @@
 """cotangent: source-to-source automatic differentiation for Python and NumPy, compiled by Numba."""
 from .config import VERSION as __version__, config
 from .errors import CompileError
-from .api import differentiable, grad, value_and_grad, vjp, jvp, source, ir
+from .api import differentiable, grad, value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, hvp, source, ir
 from .check import check_grad
 
-__all__ = ["differentiable", "grad", "value_and_grad", "vjp", "jvp", "source", "ir", "check_grad",
+__all__ = ["differentiable", "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp",
+           "source", "ir", "check_grad",
            "CompileError", "config", "__version__"]

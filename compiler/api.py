@@ -1,4 +1,5 @@
-"""The public API, shaped like JAX's: differentiable, grad, value_and_grad, vjp, jvp, source, ir.
+"""The public API, shaped like JAX's: differentiable, grad, value_and_grad, vjp, jvp, jacfwd,
+jacrev, hessian, hvp, source, ir.
 It holds no compiler logic: it flattens arguments, asks specialize.py for compiled code, and puts
 results back into the caller's structure."""
 from __future__ import annotations
@@ -47,9 +48,10 @@ def differentiable(fn: Callable | None = None, *, target: str = "cpu"):
 def _unwrap(f):
     if isinstance(f, Differentiable):
         return f.pyfunc, f.target
-    if isinstance(f, _Transform):
-        raise CompileError("differentiating a derivative (grad of grad) is not supported yet",
-                           hint="use ct.hessian when it arrives, or differentiate the function once")
+    if isinstance(f, _Transform) or getattr(f, "_cotangent", None) is not None:
+        raise CompileError("differentiating a derivative (grad of grad) is not supported",
+                           hint="use ct.hessian(f) or ct.hvp(f, primals, tangents) (forward over reverse), "
+                                "or ct.jacfwd / ct.jacrev of f itself")
     if not callable(f):
         raise TypeError(f"expected a function, got {type(f).__name__}")
     return f, "cpu"
@@ -198,6 +200,103 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     return value, tangent_out
 
 
+def _per_argument(args, specs, argnums, leaf_value, single: bool):
+    """Each differentiated argument's structure with its k-th float leaf replaced by
+    leaf_value(k, leaf) (None for the leaves that are not floats)."""
+    k = 0
+    per_arg = []
+    for i in argnums:
+        filled = []
+        for leaf, ty in zip(sp.leaves(args[i]), sp.spec_leaf_types(specs[i])):
+            if ty.kind == FLOAT:
+                filled.append(leaf_value(k, leaf))
+                k += 1
+            else:
+                filled.append(None)
+        per_arg.append(sp.rebuild(specs[i], iter(filled)))
+    return per_arg[0] if single else tuple(per_arg)
+
+
+def _block(block, shape: tuple):
+    """A (rows, columns) block of derivatives in the shape JAX gives it; a number when 0-d."""
+    block = np.ascontiguousarray(block)
+    return float(block.reshape(())) if shape == () else block.reshape(shape)
+
+
+def _jacobian(f, argnums, mode: str) -> Callable:
+    pyfunc, target = _unwrap(f)
+    t = _Transform(pyfunc, mode, _argnums(argnums), False, target)
+    single = isinstance(argnums, int)
+
+    @functools.wraps(pyfunc)
+    def jacobian_f(*args):
+        (value, blocks), compiled, specs, nums = t.run(args)
+        out_shape = np.shape(value)
+        # jacfwd stacks one row per input direction, jacrev one row per output element
+        return _per_argument(args, specs, nums, lambda k, leaf: _block(
+            blocks[k].T if mode == "jacfwd" else blocks[k], out_shape + np.shape(leaf)), single)
+
+    jacobian_f._cotangent = t
+    return jacobian_f
+
+
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Jacobian of f, column by column with forward mode (one JVP per input element): the
+    cheaper choice when f has fewer inputs than outputs. Shapes follow JAX: out.shape + in.shape
+    per differentiated argument; a tuple argnums gives a tuple."""
+    return _jacobian(f, argnums, "jacfwd")
+
+
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Jacobian of f, row by row with reverse mode (one VJP per output element): the cheaper
+    choice when f has fewer outputs than inputs. Same shapes as jacfwd."""
+    return _jacobian(f, argnums, "jacrev")
+
+
+def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Hessian of a scalar function, by forward mode over reverse mode: one Hessian-vector
+    product per input element, each about the cost of two gradients. For an array argument x the
+    result has shape x.shape + x.shape; with a tuple argnums, H[i][j] is the block of arguments
+    i and j (JAX's nesting; dict and tuple arguments nest the same way)."""
+    pyfunc, target = _unwrap(f)
+    t = _Transform(pyfunc, "hessian", _argnums(argnums), False, target)
+    single = isinstance(argnums, int)
+
+    @functools.wraps(pyfunc)
+    def hessian_f(*args):
+        blocks, compiled, specs, nums = t.run(args)
+        m = _count_float_leaves(specs, nums)
+        # blocks[s * m + r]: row k is the gradient's r-th leaf along direction k of the s-th leaf
+        return _per_argument(args, specs, nums, lambda r, leaf_r: _per_argument(
+            args, specs, nums, lambda s, leaf_s: _block(
+                blocks[s * m + r].T, np.shape(leaf_r) + np.shape(leaf_s)), single), single)
+
+    hessian_f._cotangent = t
+    return hessian_f
+
+
+def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
+    """(gradient, Hessian @ tangents) of a scalar function at `primals`, by forward mode over
+    reverse mode, without forming the Hessian: JAX's `jvp(grad(f, argnums), primals, tangents)`.
+    A None tangent holds that argument fixed; with one differentiated argument both results have
+    its structure, with several they are tuples in argument order."""
+    pyfunc, target = _unwrap(f)
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError("hvp needs one tangent per primal (None for those held fixed)")
+    nums = tuple(i for i, t in enumerate(tangents) if t is not None)
+    t = _Transform(pyfunc, "hvp", nums, False, target)
+    compiled, specs, argnums, first = t.specialize(primals)
+    extra = [leaf for i in argnums for leaf, ty in zip(sp.leaves(tangents[i]), sp.spec_leaf_types(specs[i]))
+             if ty.kind == FLOAT]
+    flat = [leaf for a in primals for leaf in sp.leaves(a)] + extra
+    (_, grads), products = sp.call_checked(compiled, flat, first)
+    products = products if isinstance(products, tuple) else (products,)
+    single = len(argnums) == 1
+    return (_structure_grads(tuple(grads), specs, argnums, single),
+            _structure_grads(products, specs, argnums, single))
+
+
 def _transform_of(obj):
     t = getattr(obj, "_cotangent", None)
     if t is not None:
@@ -206,7 +305,8 @@ def _transform_of(obj):
         return _Transform(obj.pyfunc, "primal", (), False, obj.target)
     if isinstance(obj, _Transform):
         return obj
-    raise TypeError("ct.source takes a function made by ct.differentiable, ct.grad, ct.value_and_grad or a pullback")
+    raise TypeError("ct.source takes a function made by ct.differentiable, ct.grad, ct.value_and_grad, "
+                    "ct.jacfwd, ct.jacrev, ct.hessian or a pullback")
 
 
 def source(obj, *example_args) -> str:

@@ -91,7 +91,10 @@ def _diag_vjp(b, g, out, args, active, p):
 prim("diag", _diag_type, "np.diag({0})", jvp=lambda b, out, args, tg, p: b.call("diag", tg[0]),
      vjp=_diag_vjp)
 prim("diag_embed_like", lambda types, p: Type(FLOAT, 2), "diag_embed_like({0}, {1})",
-     differentiable=False, doc="a matrix shaped like the second argument with the first on its diagonal")
+     jvp=lambda b, out, args, tg, p: None if tg[0] is None else b.call("diag_embed_like", tg[0], args[1]),
+     vjp=lambda b, g, out, args, active, p: [b.call("diag", g) if active[0] else None, None],
+     doc="a matrix shaped like the second argument with the first on its diagonal (linear in the "
+         "first; the second only gives the shape)")
 
 
 def _transpose_type(types, params):

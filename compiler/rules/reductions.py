@@ -137,9 +137,37 @@ def _same_shape(types, params):
     return Type(FLOAT, types[0].rank)
 
 
+def _prod_others_dot(b, x, v, axis):
+    """sum_j Q[i, j] v_j along the axis, with Q[i, j] = the product of the elements other than i
+    and j (0 for i = j): the derivative of prod_others along v. Q is symmetric, so the same
+    contraction is also its adjoint. Q comes from prod_others itself, over rows that hold the
+    lane with a 1 in place i (so exact where elements are zero, and differentiable again); it
+    takes n * n memory per lane of n elements."""
+    rank = x.rank
+    if axis is None or rank == 1:
+        n = b.call("size", x)
+        flat = (lambda y: y) if rank == 1 else (lambda y: b.call("ravel", y))
+        back = (lambda y: y) if rank == 1 else (lambda y: b.call("reshape_like", y, x))
+        last = 1
+    else:
+        perm = tuple(k for k in range(rank) if k != axis) + (axis,)     # the axis goes last
+        inverse = tuple(sorted(range(rank), key=lambda k: perm[k]))
+        move = (lambda y, p: y) if axis == rank - 1 else (lambda y, p: b.call("transpose", y, axes=p))
+        n = b.call("dim", x, axis=axis)
+        flat = lambda y: b.call("expand_dims", move(y, perm), axis=rank - 1)
+        back = lambda y: move(y, inverse)
+        last = rank
+    eye = b.call("eye", n)
+    off = 1.0 - eye
+    rows = flat(x) * off + eye                     # rows[..., i, k] = x_k, with 1 at k = i
+    q = b.call("prod_others", rows, axis=last)     # q[..., i, j] = prod of x_k, k not i or j
+    return back(b.call("sum", q * (flat(v) * off), axis=last))
+
+
 prim("prod_others", _same_shape,
      lambda a, p, t: f"prod_others({a[0]})" if p.get("axis") is None else f"prod_others({a[0]}, {p['axis']})",
-     differentiable=False,
+     jvp=lambda b, out, args, tg, p: _prod_others_dot(b, args[0], tg[0], p.get("axis")),
+     vjp=lambda b, g, out, args, active, p: [_prod_others_dot(b, args[0], g, p.get("axis"))],
      doc="product of the other elements along the axis; exact where elements are zero")
 
 

@@ -23,7 +23,7 @@ prim("reshape", _reshape_type, lambda a, p, t: f"{a[0]}.reshape({tup(a[1:])})",
      vjp=lambda b, g, out, args, active, p: [_reshape_like(b, g, args[0])] + [None] * (len(args) - 1))
 prim("reshape_like", lambda types, p: Type(types[0].kind, types[1].rank),
      lambda a, p, t: f"np.ascontiguousarray({a[0]}).reshape({a[1]}.shape)" if t[1].rank else f"{a[0]}.item()" if t[0].rank else a[0],
-     jvp=lambda b, out, args, tg, p: b.call("reshape_like", tg[0], args[1]),
+     jvp=lambda b, out, args, tg, p: None if tg[0] is None else b.call("reshape_like", tg[0], args[1]),
      vjp=lambda b, g, out, args, active, p: [b.call("reshape_like", g, args[0]), None])
 prim("ravel", lambda types, p: Type(need_array(types[0], "ravel").kind, 1), "{0}.ravel()",
      jvp=lambda b, out, args, tg, p: b.call("ravel", tg[0]),

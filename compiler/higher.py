@@ -1,0 +1,146 @@
+"""Derivatives of derivatives, and whole Jacobians, built from the two modes.
+
+The Hessian-vector product is forward mode applied to the IR that reverse mode produced (forward
+over reverse): the gradient's tangent along v is H @ v, at about the cost of two gradients.
+Jacobians and Hessians are loops over basis directions: a generated driver function, compiled with
+the derivative it calls, seeds one direction at a time and stacks the results (jacfwd: one JVP
+per input element; jacrev: one VJP per output element; hessian: one HVP per input element)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .ir.nodes import Function
+from .transforms.reverse import reverse
+from .transforms.forward import forward
+
+
+def hvp_function(fn: Function, values: tuple, wrt: list) -> Function:
+    """f_hvp(primals..., w_dot...) -> ((value, gradients), gradient tangents = H @ w_dot)."""
+    grad_fn = reverse(fn, values, wrt, seed="one", suffix="grad")
+    grads = grad_fn.body[-1].values[1]
+    out = forward(grad_fn, grads, wrt, suffix="hvp")
+    out.name = f"{fn.name}_hvp"
+    return out
+
+
+# --- drivers: loops over basis directions ---------------------------------------------------
+
+@dataclass
+class Seed:
+    """A parameter of the inner function that the driver sets to one basis vector at a time."""
+    name: str            # the driver's local variable
+    shape_of: str        # an expression whose shape the seed takes ("" for a number)
+    size: str            # the number of basis directions
+    flat: str = ""       # a flat view of the seed, set by the driver
+
+
+@dataclass
+class Result:
+    """A value the inner function returns, stored as one row per direction."""
+    access: str          # how to read it from the inner function's result, "{out}"
+    rank: int
+    size: str
+
+
+@dataclass
+class Driver:
+    name: str
+    functions: list      # IR functions printed before the driver (the inner one last)
+    text: Callable       # decorator -> the driver's source
+
+
+def _fresh(taken: set, base: str) -> str:
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
+def _returned_item(index: int, count: int) -> str:
+    """Python that reads item `index` of `count` from the inner function's second result: a
+    one-item tuple there is returned as the item itself (the backend prints `return value, grad`)."""
+    return "{out}[1]" if count == 1 else f"{{out}}[1][{index}]"
+
+
+def driver(name: str, doc: str, params: list, inner: Function, primal: Function | None,
+           seeds: list, results: list, returns_value: bool) -> Driver:
+    """A function of the primal parameters that calls `inner` once per basis direction of each
+    seed and returns one block per (seed, result): block[k] = result for direction k, flattened.
+    With `returns_value` it evaluates `primal` first and returns (value, blocks)."""
+    taken = set(params) | {"np", "numba", inner.name, name} | ({primal.name} if primal else set())
+    local = {n: _fresh(taken, n) for n in ("value", "out", "k")}
+    seeds = [Seed(_fresh(taken, s.name), s.shape_of, s.size) for s in seeds]
+    for s in seeds:
+        s.flat = _fresh(taken, f"{s.name}_flat")
+    blocks = {(i, j): _fresh(taken, f"block_{i}_{j}") for i in range(len(seeds)) for j in range(len(results))}
+
+    def text(decorator: str) -> str:
+        v, out, k = local["value"], local["out"], local["k"]
+        fill = lambda e: e.format(value=v, out=out)
+        lines = [decorator] if decorator else []
+        lines += [f"def {name}({', '.join(params)}):", f'    """{doc}"""']
+        if returns_value:
+            lines.append(f"    {v} = {primal.name}({', '.join(params)})")
+        for s in seeds:
+            if s.shape_of:
+                lines.append(f"    {s.name} = np.zeros({fill(s.shape_of)}.shape)")
+                lines.append(f"    {s.flat} = {s.name}.reshape({s.name}.size)")
+            else:
+                lines.append(f"    {s.name} = 0.0")
+        for (i, j), b in blocks.items():
+            lines.append(f"    {b} = np.empty(({fill(seeds[i].size)}, {fill(results[j].size)}))")
+        call = f"{inner.name}({', '.join(params + [s.name for s in seeds])})"
+        for i, s in enumerate(seeds):
+            lines.append(f"    for {k} in range({fill(s.size)}):")
+            lines.append(f"        {s.flat}[{k}] = 1.0" if s.shape_of else f"        {s.name} = 1.0")
+            lines.append(f"        {out} = {call}")
+            for j, r in enumerate(results):
+                item = fill(r.access)
+                if r.rank:
+                    lines.append(f"        {blocks[i, j]}[{k}] = {item}.ravel()")
+                else:
+                    lines.append(f"        {blocks[i, j]}[{k}, 0] = {item}")
+            # after the results are stored: a result may be a view of the seed (x.T's tangent)
+            lines.append(f"        {s.flat}[{k}] = 0.0" if s.shape_of else f"        {s.name} = 0.0")
+        items = ", ".join(blocks.values()) + ("," if len(blocks) == 1 else "")
+        lines.append(f"    return {v}, ({items})" if returns_value else f"    return ({items})")
+        return "\n".join(lines) + "\n"
+
+    return Driver(name, ([primal] if primal is not None else []) + [inner], text)
+
+
+def _size(fn: Function, name: str) -> str:
+    return f"{name}.size" if fn.types[name].rank else "1"
+
+
+def jacfwd_driver(primal: Function, jvp_fn: Function, wrt: list, out_rank: int) -> Driver:
+    """Forward mode: one JVP per element of each differentiated input."""
+    seeds = [Seed(f"{w}_dot", w if primal.types[w].rank else "", _size(primal, w)) for w in wrt]
+    value_size = "{value}.size" if out_rank else "1"
+    return driver(f"{primal.name}_jacfwd",
+                  f"The Jacobian of {primal.name} by forward mode: one JVP per input element.",
+                  list(primal.params), jvp_fn, primal, seeds,
+                  [Result("{out}[1]", out_rank, value_size)], returns_value=True)
+
+
+def jacrev_driver(primal: Function, vjp_fn: Function, wrt: list, out_rank: int) -> Driver:
+    """Reverse mode: one VJP per element of the output."""
+    seeds = [Seed("out_bar", "{value}" if out_rank else "", "{value}.size" if out_rank else "1")]
+    results = [Result(_returned_item(j, len(wrt)), primal.types[w].rank, _size(primal, w))
+               for j, w in enumerate(wrt)]
+    return driver(f"{primal.name}_jacrev",
+                  f"The Jacobian of {primal.name} by reverse mode: one VJP per output element.",
+                  list(primal.params), vjp_fn, primal, seeds, results, returns_value=True)
+
+
+def hessian_driver(fn: Function, hvp_fn: Function, wrt: list) -> Driver:
+    """Forward over reverse: one Hessian-vector product per element of each input."""
+    seeds = [Seed(f"{w}_dot", w if fn.types[w].rank else "", _size(fn, w)) for w in wrt]
+    results = [Result(_returned_item(j, len(wrt)), fn.types[w].rank, _size(fn, w))
+               for j, w in enumerate(wrt)]
+    return driver(f"{fn.name}_hessian",
+                  f"The Hessian of {fn.name}: one Hessian-vector product (forward over reverse) per input element.",
+                  list(fn.params), hvp_fn, None, seeds, results, returns_value=False)
