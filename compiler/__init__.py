@@ -3,7 +3,8 @@ from .config import VERSION as __version__, config
 from .errors import CompileError
 from .api import differentiable, grad, value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, hvp, source, ir
 from .check import check_grad
+from .custom import custom_derivative, CustomDerivative
 
 __all__ = ["differentiable", "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp",
-           "source", "ir", "check_grad",
+           "source", "ir", "check_grad", "custom_derivative", "CustomDerivative",
            "CompileError", "config", "__version__"]

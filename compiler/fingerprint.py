@@ -10,7 +10,7 @@ import inspect
 import types
 from pathlib import Path
 
-from .frontend.resolve import resolve, UserFunc
+from .frontend.resolve import resolve, UserFunc, CustomRef
 
 _COMPILER_DIGEST = None
 
@@ -48,6 +48,11 @@ def _describe(pyfunc, h, seen: set) -> None:
         if isinstance(ref, UserFunc):
             h.update(f"|{name}=fn:".encode())
             _describe(ref.pyfunc, h, seen)
+        elif isinstance(ref, CustomRef):
+            h.update(f"|{name}=custom:".encode())
+            for fn in (ref.custom.pyfunc, ref.custom.vjp_fn, ref.custom.jvp_fn):
+                if fn is not None:
+                    _describe(fn, h, seen)
         else:
             h.update(f"|{name}={ref!r}".encode())
 

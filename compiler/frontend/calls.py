@@ -9,7 +9,7 @@ import math
 
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
 from ..rules.builder import Sym
-from .resolve import ModuleRef, FuncRef, UserFunc
+from .resolve import ModuleRef, FuncRef, UserFunc, CustomRef
 
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow",
           ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.MatMult: "matmul"}
@@ -127,6 +127,11 @@ def call(lw, e):
             lw.error(e, f"cannot call .{f.attr} on {type(base).__name__}")
     else:
         target = lw.expr(f)
+    if isinstance(target, CustomRef):
+        from ..custom import lower_call
+        if e.keywords:
+            lw.error(e, "keyword arguments to user functions are not supported yet")
+        return lower_call(lw, e, target.custom, [lw.expr(a) for a in e.args])
     if isinstance(target, UserFunc):
         if e.keywords:
             lw.error(e, "keyword arguments to user functions are not supported yet")

@@ -27,6 +27,11 @@ class UserFunc:
 
 
 @dataclass(frozen=True)
+class CustomRef:
+    custom: object           # a CustomDerivative
+
+
+@dataclass(frozen=True)
 class Unsupported:
     what: str
     hint: str
@@ -88,6 +93,9 @@ def classify(value, name: str):
         return value.item() if isinstance(value, np.generic) else value
     if id(value) in _INDEX:
         return _INDEX[id(value)]
+    from ..custom import CustomDerivative
+    if isinstance(value, CustomDerivative):
+        return CustomRef(value)
     inner = getattr(value, "__cotangent_function__", None)
     if inner is not None:
         return UserFunc(inner)
