@@ -90,3 +90,20 @@ def test_generated_source_is_deterministic():
     a = ct.source(ct.grad(python_version(P.loop_with_branches)), np.ones(3), np.ones(2))
     b = ct.source(ct.grad(ct.differentiable(P.loop_with_branches, target="python")), np.ones(3), np.ones(2))
     assert a == b
+
+
+@pytest.mark.parametrize("f, args", [
+    (P.rnn, RNN), (P.recurrence_writes, (rng.normal(size=4),)), (P.overwrite_then_read, (rng.normal(size=4),)),
+    (P.newton_sqrt, (2.0,)), (P.sum_with_break, (np.arange(5.0) * 0.3, 5)),
+], ids=["rnn", "recurrence_writes", "overwrite_then_read", "newton_sqrt", "sum_with_break"])
+def test_hessian_through_loops_tapes_and_writes(f, args):
+    """Forward over reverse runs through tapes (a tape of tangents beside each tape of values)."""
+    fp = python_version(f)
+    H = ct.hessian(fp)(*args)
+    g, a0, h = ct.grad(fp), np.asarray(args[0], dtype=float), 1e-5
+    columns = []
+    for e in np.eye(a0.size):
+        step = h * e.reshape(a0.shape) if a0.ndim else h * float(e[0])
+        columns.append((g(a0 + step, *args[1:]) - g(a0 - step, *args[1:])) / (2 * h))
+    fd = np.array(columns).reshape(a0.shape + a0.shape) if a0.ndim else np.array(columns[0])   # H is symmetric
+    assert np.allclose(H, fd.reshape(np.shape(H)), rtol=1e-6, atol=1e-7)

@@ -87,6 +87,12 @@ def unknown_numpy_function(x):
     return np.sum(np.sinc(x))
 
 
+def factorial_like(x, n):
+    if n <= 1:
+        return x
+    return x * factorial_like(x, n - 1)
+
+
 def uses_generator(x):
     yield x
 
@@ -173,3 +179,8 @@ def test_non_float_target_and_bad_arguments():
         ct.grad(vector_output)(np.arange(3))
     with pytest.raises(ct.CompileError, match="is a list"):
         ct.grad(uses_global_array)([1.0, 2.0, 3.0])
+
+
+def test_recursion_is_a_compile_error_naming_the_cycle():
+    with pytest.raises(ct.CompileError, match=r"recursive calls are not supported \(factorial_like -> factorial_like\)"):
+        ct.grad(factorial_like)(2.0, 3)

@@ -272,9 +272,13 @@ class Lowerer(ControlFlow):
 
     # --- user functions, inlined ---
     def inline(self, node, user: UserFunc, args):
+        stack = getattr(self, "call_stack", (self.parsed.pyfunc,))
+        if user.pyfunc in stack:
+            chain = " -> ".join(f.__name__ for f in stack + (user.pyfunc,))
+            self.error(node, f"recursive calls are not supported ({chain})",
+                       hint="write the recursion as a loop, e.g. with a while loop and an explicit stack array")
         if self.depth >= MAX_INLINE_DEPTH:
-            self.error(node, "recursive calls are not supported yet",
-                       hint="write the recursion as a loop")
+            self.error(node, f"calls are nested more than {MAX_INLINE_DEPTH} deep")
         parsed = parse_function(user.pyfunc)
         params = [a.arg for a in parsed.tree.args.args]
         if len(params) != len(args):
@@ -284,6 +288,7 @@ class Lowerer(ControlFlow):
         sub.stmts = self.b.stmts
         sub.env = dict(zip(params, args))
         sub.enclosing_loops = self.enclosing_loops + len(self.loops)
+        sub.call_stack = stack + (user.pyfunc,)
         for a in args:
             if isinstance(a, Sym) and isinstance(a.value, Var):
                 self.b.pinned.add(a.value.name)     # bound to a parameter: keep its name
