@@ -47,6 +47,8 @@ def statement_code(fn: Function, s) -> str:
     if isinstance(s, Assign):
         prim = table.get(s.op)
         args = [value_text(a) for a in s.args]
+        if s.op == "pow" and args[0].startswith("-"):
+            args[0] = f"({args[0]})"        # -1.5 ** 2 would read as -(1.5 ** 2)
         return f"{s.target} = {prim.emit(args, dict(s.params), [_type_of(fn, a) for a in s.args])}"
     if isinstance(s, SetItem):
         pattern = dict(s.params)["index"]

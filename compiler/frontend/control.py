@@ -84,7 +84,7 @@ class ControlFlow:
         finally:
             self.b.stmts = saved
 
-    def lower_seq(self, stmts, at_end=None, cont=()) -> bool:
+    def lower_seq(self, stmts, at_end=None, cont: tuple = ()) -> bool:
         """Lower statements, then the continuation `cont` (the statements that follow them in an
         enclosing block), into the current block. True when control falls off the end (`at_end`,
         when given, has then been called); False when every path ended in return/break/continue."""
@@ -100,10 +100,10 @@ class ControlFlow:
                     self.leave_loop(s)
                 return False
             if isinstance(s, ast.If) and may_exit([s]):
-                return self.lower_if(s, list(rest) + list(cont), at_end)
+                return self.lower_if(s, ((list(rest),) if rest else ()) + tuple(cont), at_end)
             self.lower_stmt(s)
         if cont:
-            return self.lower_seq(list(cont), at_end)
+            return self.lower_seq(cont[0], at_end, tuple(cont[1:]))
         if at_end is not None:
             at_end()
         return True
@@ -120,7 +120,9 @@ class ControlFlow:
             v = self.b.op("ne", v, self.b.const(0))
         return v
 
-    def lower_if(self, s: ast.If, rest=(), at_end=None) -> bool:
+    def lower_if(self, s: ast.If, rest: tuple = (), at_end=None) -> bool:
+        """`rest`: the statement lists that follow, innermost first (lowered into each branch
+        when a branch may leave early)."""
         cond = self.condition(s.test)
         loc = self.parsed.loc(s)
         env0 = dict(self.env)
@@ -332,7 +334,9 @@ class ControlFlow:
         if self.loops or self.enclosing_loops:
             # a value read after an inner loop gets its own name, so each value has one definition
             for name, c in carried.items():
-                self.env[name] = self.b.op("alias", c, target=self.names.fresh(name, temp=False))
+                after = self.b.op("alias", c, target=self.names.fresh(name, temp=False))
+                self.b.phi_sources[after.value.name] = [c]
+                self.env[name] = after
 
     def range_of(self, s: ast.For):
         it = s.iter

@@ -70,6 +70,11 @@ class _Forward:
                 t = prim.jvp(b, b.sym(Var(s.target)), args, tans, dict(s.params))
             if t is None:
                 t = self.zeros_like(Var(s.target))
+            out = b.sym(Var(s.target))
+            if prim.broadcasting and out.rank and (t.rank < out.rank or any(
+                    tn is None and a.rank for a, tn in zip(args, tans))):
+                # an operand without a tangent may be what gives the result its shape
+                t = b.op("add", b.op("zeros_like", out), t)
             b.name(t, self.dot(s.target)) if not (isinstance(t.value, Var) and t.value.name == self.dot(s.target)) \
                 else None
         elif isinstance(s, SetItem):

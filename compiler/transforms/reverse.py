@@ -115,6 +115,7 @@ class _Reverser:
         self.saved: dict = {}             # id(SetItem) -> name of the saved old data
         self.carry_stack: list = []       # names carried by the loops being reversed
         self.pending: set = set()         # carried names whose adjoint is zero but not yet written
+        self.fresh: set = set()           # names whose adjoint array no other name can see
 
     def bar(self, name):
         if name not in self.bar_names:
@@ -124,6 +125,7 @@ class _Reverser:
     # --- adjoint bookkeeping ---
     def accumulate(self, name, c: Sym):
         b = self.b
+        self.fresh.discard(name)
         if name in self.pending:
             self.pending.discard(name)
             self.adj[name] = b.name(c, self.bar(name)) if not (isinstance(c.value, Var) and c.value.name in
@@ -144,13 +146,16 @@ class _Reverser:
         else:
             self.adj[name] = b.op("add", self.adj[name], c, target=self.bar(name))
             self.shared.discard(name)
+            self.fresh.add(name)
 
     def own(self, name):
         """Make `name`'s adjoint an array of its own, to update in place."""
         sym = self.adj[name]
-        if name in self.shared or sym.value.name != self.bar(name):
+        if name not in self.fresh or name in self.shared or sym.value.name != self.bar(name):
+            # unbroadcast and aliases may hand back another adjoint's array: copy before writing
             self.adj[name] = self.b.op("copy", sym, target=self.bar(name))
             self.shared.discard(name)
+            self.fresh.add(name)
 
     def zero(self, name):
         sym = self.b.sym(Var(name))
@@ -158,6 +163,7 @@ class _Reverser:
                           else self.b.op("alias", self.b.const(0.0), target=self.bar(name)))
         self.shared.discard(name)
         self.pending.discard(name)
+        self.fresh.add(name)
 
     def flush(self, names):
         for name in sorted(names & self.pending):
@@ -185,7 +191,8 @@ class _Reverser:
                 continue
             if name not in self.adj:
                 self.zero(name)
-            elif self.types[name].rank and (name in self.shared or self.adj[name].value.name != self.bar(name)):
+            elif self.types[name].rank and (name in self.shared or name not in self.fresh
+                                            or self.adj[name].value.name != self.bar(name)):
                 self.own(name)
             elif self.adj[name].value.name != self.bar(name):
                 self.adj[name] = self.b.op("alias", self.adj[name], target=self.bar(name))
@@ -207,9 +214,9 @@ class _Reverser:
 
     def nested(self, stmts) -> list:
         """Reverse a nested block with its own view of local adjoints; outer ones were prepared."""
-        adj, shared = dict(self.adj), set(self.shared)
+        adj, shared, fresh = dict(self.adj), set(self.shared), set(self.fresh)
         out = self.reverse_block(stmts)
-        self.adj, self.shared = adj, shared
+        self.adj, self.shared, self.fresh = adj, shared, fresh
         return out
 
     def loop_body(self, loop) -> list:
@@ -483,6 +490,10 @@ def _needs_restore(fn: Function, outputs, wrt) -> set:
         for s in walk(body):
             if not (isinstance(s, Assign) and s.target in act) or s.op in LINEAR_IN:
                 continue
+            if s.target in group and table.get(s.op).differentiable and any(
+                    isinstance(a, Var) and a.name in act for a in s.args) and order[id(s)] < order[id(w)]:
+                restore.add(w.target)         # the adjoint may read this output (exp' = out)
+                break
             skip = SHAPE_ONLY.get(s.op, ())
             if not any(isinstance(a, Var) and a.name in group and i not in skip for i, a in enumerate(s.args)):
                 continue

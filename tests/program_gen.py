@@ -1,0 +1,1362 @@
+"""Random, well-typed, differentiable Python/NumPy programs, for property-based tests of the compiler.
+
+A program is a module's source text: an optional helper `g`, the function `f` to differentiate,
+and `args()`, which returns the arguments `f` is checked at (float arrays of small shapes, floats,
+and sometimes an integer `n` used for trip counts). `f` always returns a scalar float. Printed, a
+program is a complete regression test: `f(*args())` reproduces the failure.
+
+What the programs contain
+-------------------------
+Arithmetic (+ - * and division by safe denominators such as `1.0 + b * b`), NumPy elementwise
+functions with bounded or positive arguments (`np.exp(np.tanh(e))`, `np.log(1.0 + e * e)`,
+`np.sqrt(1.0 + e * e)`), reductions (`np.sum`, `np.mean`, with and without `axis`, `np.max`),
+`np.maximum`/`np.minimum`/`np.abs`, `np.where`, matrix products and `np.outer` with consistent
+shapes, broadcasting, element/row/column/slice reads, calls to the helper, conditional expressions
+and conditions built with and/or/not. With the control-flow features switched on: if/elif/else on
+data (with values merged from the branches), early returns, `for` loops over `range(...)` with
+any start/stop/step (negative steps, empty ranges, trip counts from `n` or from shapes, nested
+loops whose bounds depend on the outer index), `break`/`continue`, `while` loops whose trip count
+depends on the data (a counter and a data condition, or an accumulator running up to a threshold),
+element and slice writes (`y[i] = ...`, `y[i, j] += ...`, `y[a:b] = ...`) into arrays the
+function created (`np.zeros`, `np.ones`, `np.empty` filled by a loop, `x.copy()`, or any fresh
+result), augmented assignment, and values overwritten in loops.
+
+Each construct is a named feature (FEATURES below); a generator is given the set it may use, so
+constructs the compiler does not support yet stay in the generator behind a flag. Constructs that
+trigger an open compiler bug can be left out too (AVOIDABLE, the `avoid` argument), so that a test
+suite stays green while the bug is open and its regression test is marked xfail.
+
+Programs are well typed by construction: every value's exact shape is known while generating
+(dimensions are concrete numbers), every index and slice is in range for every value a loop index
+can take, and names defined on only some paths (in one branch, or inside a loop) are never read
+afterwards. Arrays the program writes into are never aliased: a name is only written through if
+it was bound to a freshly computed array, and the right-hand side of an array assignment is
+always a fresh computation, never a bare name or view, so NumPy's in-place semantics and a value
+semantics agree. `np.where` is used on arrays only (on numbers it returns a mutable 0-d array).
+
+Why a generated program cannot fail for numerical reasons
+---------------------------------------------------------
+`ct.check_grad` compares with central differences, which straddle a kink when an input moves a
+value across a branch condition, a `np.maximum` tie, an `np.abs` zero, an `np.max` tie or a loop
+exit test. Instead of hoping that random inputs avoid such points, every program is first run
+as plain Python in an instrumented copy (its AST rewritten so that each comparison and each kinked
+call reports to a monitor) at the candidate inputs:
+
+* every float comparison and kink must be decided by a margin of at least MARGIN (1e-3), about
+  150 times the central-difference step at inputs of size 1, so a step cannot flip it unless the
+  compared value is 150 times more sensitive than the input; comparisons of integers (loop
+  indices, counters) are exact and need no margin;
+* the sequence of all decisions (which branch, which loop exit, which operand of each maximum)
+  must be identical at a few nearby points, 5 steps away along random directions, which catches
+  the too-sensitive values the margin test lets through;
+* every intermediate value must stay finite and below MAX_MAGNITUDE (1e3), so that rounding
+  error in central differences stays far below the tolerance.
+
+If the inputs fail, the next seed's inputs are tried (up to INPUT_TRIES), and only if all fail
+is the program rejected (a `hypothesis.reject`); a tie that is exact (margin 0, as in
+`x[0] > x[-1]` when len(x) == 1) is there at every input, and rejects the program at once. The
+same run checks the generator itself: every name must hold a value of the shape it was generated
+with, and `f` must return a float. Values are kept in a safe range by construction
+too: inputs lie in [-1, 1], `exp` only sees bounded arguments, denominators are at least 1,
+`log` and `sqrt` see `1 + e*e`, trip counts are at most a few dozen, and loop-carried values are
+updated by sums (growing linearly) or bounded maps; the magnitude check catches the rest.
+
+The generator draws every choice through a Chooser: `DrawChooser` (Hypothesis's `draw`, so
+failures shrink to small programs: every first option is the simplest) or `RandomChooser` (a
+seeded `random.Random`, for reproducing a program from a number: `random_program(seed)`).
+
+    python tests/program_gen.py 17            # print the program of seed 17
+    python tests/program_gen.py 17 --all      # with every feature, supported or not
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import math
+import random
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# --- features ---------------------------------------------------------------------------------
+
+#: constructs of straight-line programs
+STRAIGHT_LINE = frozenset({
+    "helper",       # a second function, g, called from f (inlined by the compiler)
+    "ifexp",        # `a if cond else b`
+    "boolops",      # and / or / not in conditions, np.logical_and/or/not in np.where
+    "int_arg",      # an integer argument n (never differentiated)
+    "index",        # x[i], A[i, j], A[i], A[:, j]
+    "slice_read",   # x[a:b], x[a:b:step]
+    "augassign",    # s += e, s *= e on names
+    "kinks",        # np.maximum, np.minimum, np.abs, np.max, np.min
+    "linalg",       # @, np.dot, np.outer, A.T @ x
+})
+#: control flow and mutation
+CONTROL_FLOW = frozenset({
+    "if",           # if / elif / else statements on data
+    "return",       # early return inside an if
+    "for",          # for i in range(start, stop, step), nested
+    "break",        # break / continue
+    "while",        # while loops with data-dependent trip counts
+    "setitem",      # y[i] = e, y[i, j] += e, y[i] = row on arrays made in the function
+    "slice_write",  # y[a:b] = e, y[a:b] += e
+})
+#: constructs the compiler documents as unsupported (a CompileError): off unless asked for
+UNSUPPORTED = frozenset({
+    "return_in_loop",   # `if c: return e` inside a loop
+})
+FEATURES = STRAIGHT_LINE | CONTROL_FLOW | UNSUPPORTED
+
+#: constructs left out while a compiler bug they trigger is open (see test_random_programs.py)
+AVOIDABLE = frozenset({
+    "inactive_broadcast",  # an array that may not depend on the differentiated arguments broadcast
+                           # against one that does, by + or - (and differentiating only some arguments)
+    "power",              # e ** 2 (the other squares, e * e and np.square, stay)
+    "write_computed",     # element and slice writes into computed arrays (only into np.zeros/ones/empty/copy)
+    "rebind_inner_loop",  # rebinding an outer array in a loop nested in another loop (or in g's loops)
+    "nested_return",      # an early return inside a branch that itself ends with a return
+    "self_slice_write",   # y[a:b] = y (the value written is the array itself)
+    "index_alias",        # an array both indexed (x[i], x[a:b], A[i]) and a bare operand of + or -
+})
+
+MARGIN = 1e-3           # least distance of a float comparison or kink from its tie
+MAX_MAGNITUDE = 1e3     # largest intermediate value
+PERTURBATION = 3e-5     # distance of the points whose decisions must agree (5 steps)
+INPUT_TRIES = 8         # input seeds tried for one program before rejecting it
+MAX_ITERATIONS = 36     # most iterations of the innermost body of a loop nest
+
+
+# --- choosers ---------------------------------------------------------------------------------
+
+class Chooser:
+    """Every random decision of the generator. Lower numbers are simpler choices."""
+
+    def integer(self, lo: int, hi: int) -> int:
+        raise NotImplementedError
+
+    def maybe(self, p: float) -> bool:
+        """True with probability p; shrinks to False."""
+        return self.integer(0, 999) >= 1000 - int(p * 1000)
+
+    def pick(self, options):
+        return options[self.integer(0, len(options) - 1)]
+
+    def weighted(self, options):
+        """One value of [(weight, value), ...]; shrinks towards the first."""
+        options = [(w, v) for w, v in options if w > 0]
+        total = sum(w for w, _ in options)
+        k = self.integer(0, total - 1)
+        for w, v in options:
+            if k < w:
+                return v
+            k -= w
+        raise AssertionError("unreachable")
+
+
+class RandomChooser(Chooser):
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def integer(self, lo, hi):
+        return self.rng.randint(lo, hi)
+
+
+class DrawChooser(Chooser):
+    """Choices drawn by Hypothesis, so that a failing program shrinks."""
+
+    def __init__(self, draw):
+        from hypothesis import strategies as st
+        self.draw, self.st = draw, st
+
+    def integer(self, lo, hi):
+        return lo if lo == hi else self.draw(self.st.integers(lo, hi))
+
+
+# --- the program ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Program:
+    source: str                  # the module: helper, f, args()
+    argnums: tuple               # the float arguments to differentiate
+    features: frozenset          # the features the program uses
+
+    def __repr__(self) -> str:   # Hypothesis prints the falsifying example with repr
+        return f"Program(argnums={self.argnums}, source='''\n{self.source}''')"
+
+    @property
+    def name(self) -> str:
+        return "prog_" + hashlib.sha256(self.source.encode()).hexdigest()[:16]
+
+    def load(self, directory):
+        """Import the program from a file of its own (cotangent reads source with inspect)."""
+        return load_source(self.source, directory, self.name)
+
+
+def load_source(source: str, directory, name: str | None = None):
+    name = name or "prog_" + hashlib.sha256(source.encode()).hexdigest()[:16]
+    path = Path(directory) / f"{name}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{random.getrandbits(32):08x}.tmp")
+        tmp.write_text(source)
+        tmp.replace(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- generation -------------------------------------------------------------------------------
+
+@dataclass
+class Var:
+    name: str
+    shape: tuple          # () for a number
+    owned: bool = False   # bound to an array this function made: it may be written into
+    made: bool = False    # ... by a constructor or .copy() (not computed by arithmetic)
+    active: bool = False  # surely depends on the differentiated arguments
+    indexable: bool = True  # may be indexed (with "index_alias" avoided: then never a bare + operand)
+
+
+@dataclass(frozen=True)
+class Int:
+    code: str
+    vals: frozenset       # every value it can take
+
+
+def _broadcasts(small: tuple, big: tuple) -> bool:
+    return len(small) <= len(big) and big[len(big) - len(small):] == small
+
+
+def _rng_values(start: Int, stop: Int, step: int) -> tuple[frozenset, int]:
+    vals, trips = set(), 0
+    for a in start.vals:
+        for b in stop.vals:
+            r = range(a, b, step)
+            vals.update(r)
+            trips = max(trips, len(r))
+    return frozenset(vals), trips
+
+
+class Gen:
+    """Generates one function's body into self.lines."""
+
+    FLOAT_CMP = ("<", ">", "<=", ">=")
+
+    def __init__(self, ch: Chooser, features, dims, used: set, shapes: dict, helper=None, ret_shape=(),
+                 budget=12, depth_limit=2, avoid=frozenset()):
+        self.ch, self.feat, self.dims, self.used = ch, features, dims, used
+        self.avoid = avoid
+        self.shapes = shapes                # every float name's shape, checked by the safety run
+        self.helper = helper                # (name, shape_a, shape_b, shape_ret) or None
+        self.ret_shape = ret_shape
+        self.lines: list[str] = []
+        self.ind = 1
+        self.env: dict[str, Var] = {}
+        self.ints: dict[str, Int] = {}      # integer names: arguments, loop indices, counters
+        self.frozen: set = set()            # names the body must not rebind (loop progress)
+        self.loop_depth = 0
+        self.block_depth = 0
+        self.iterations = 1                 # iterations of the current body per call
+        self.budget = budget
+        self.depth_limit = depth_limit
+        self.counter = 0
+        self.loop_outer: list[set] = []     # per enclosing loop: the names defined outside it
+        self.is_helper = False
+        self.no_return = 0                  # > 0: no early return here (see AVOIDABLE)
+        self.locals: list[str] = []         # float names defined at function level, in order
+        self.modified: set = set()          # names assigned after their definition
+
+    # --- small helpers ---
+    def has(self, feature) -> bool:
+        return feature in self.feat
+
+    def use(self, feature):
+        self.used.add(feature)
+
+    def emit(self, line: str):
+        self.lines.append("    " * self.ind + line)
+
+    def fresh(self, prefix="v") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def fvars(self, shape=None):
+        return [v for v in self.env.values() if shape is None or v.shape == shape]
+
+    def shape_pool(self):
+        """Shapes with a value of that shape in scope (and numbers)."""
+        return sorted({v.shape for v in self.env.values()} | {()}, key=lambda s: (len(s), s))
+
+    def const(self) -> str:
+        return self.ch.pick(["0.5", "1.5", "-0.3", "2.0", "0.25", "-1.2", "0.7", "3.0"])
+
+    # --- integers: indices, range bounds ---
+    def int_atoms(self) -> list[Int]:
+        atoms = [Int(str(c), frozenset({c})) for c in range(0, 4)]
+        for name, iv in self.ints.items():
+            atoms.append(Int(name, iv.vals))
+        for v in self.fvars():
+            if len(v.shape) == 1:
+                atoms.append(Int(f"len({v.name})", frozenset({v.shape[0]})))
+            elif len(v.shape) == 2:
+                atoms.append(Int(f"{v.name}.shape[0]", frozenset({v.shape[0]})))
+                atoms.append(Int(f"{v.name}.shape[1]", frozenset({v.shape[1]})))
+        return atoms
+
+    def int_expr(self, ok) -> Int | None:
+        """An integer expression all of whose values satisfy ok(values)."""
+        cands = []
+        for a in self.int_atoms():
+            cands.append(a)
+            if not a.code.isdigit():
+                cands.append(Int(f"{a.code} - 1", frozenset(x - 1 for x in a.vals)))
+                cands.append(Int(f"{a.code} + 1", frozenset(x + 1 for x in a.vals)))
+                cands.append(Int(f"{a.code} // 2", frozenset(x // 2 for x in a.vals)))
+        cands = [c for c in cands if c.vals and ok(c.vals)]
+        # prefer names over literals: the interesting programs index with variables
+        named = [c for c in cands if not c.code.lstrip("-").isdigit()]
+        if named and self.ch.maybe(0.75):
+            return self.ch.pick(named)
+        return self.ch.pick(cands) if cands else None
+
+    def index(self, length: int) -> str:
+        """An index valid for an axis of this length (negative indices included)."""
+        ok = lambda vals: all(-length <= x < length for x in vals)
+        e = self.int_expr(lambda vals: all(0 <= x < length for x in vals))
+        if self.ch.maybe(0.15):
+            c = self.ch.integer(1, length)
+            return f"-{c}"
+        if e is not None and ok(e.vals):
+            # sometimes count from the end
+            if len(e.vals) > 0 and self.ch.maybe(0.15):
+                return f"{length} - 1 - {e.code}" if " " not in e.code else f"{length} - 1 - ({e.code})"
+            return e.code
+        return str(self.ch.integer(0, length - 1))
+
+    def slice_of(self, length: int) -> tuple[str, int]:
+        """A slice of an axis of this length with at least one element: (code, its length)."""
+        kind = self.ch.integer(0, 3)
+        a = self.ch.integer(0, length - 1)
+        b = self.ch.integer(a + 1, length)
+        if kind == 0:
+            return f"{a}:{b}", b - a
+        if kind == 1:
+            return (f"{a}:", length - a) if self.ch.maybe(0.5) else (f":{b}", b)
+        if kind == 2:
+            step = self.ch.integer(2, 3)
+            return f"{a}:{b}:{step}", len(range(a, b, step))
+        # from the end, backwards
+        n = len(range(length)[b - 1:(a - 1 if a > 0 else None):-1])
+        return (f"{b - 1}:{a - 1}:-1" if a > 0 else f"{b - 1}::-1"), n
+
+    # --- expressions ---
+    def leaves(self, shape):
+        """Code for values of exactly this shape that need no computation (names, reads)."""
+        out = [(4, v.name) for v in self.fvars(shape)]
+        if shape == ():
+            out.append((2, None))  # a constant
+            if self.has("index"):
+                for v in self.indexable():
+                    if len(v.shape) == 1:
+                        out.append((2, ("elem1", v)))
+                    elif len(v.shape) == 2:
+                        out.append((1, ("elem2", v)))
+        elif len(shape) == 1:
+            k = shape[0]
+            if self.has("index"):
+                for v in self.indexable():
+                    if len(v.shape) == 2 and v.shape[1] == k:
+                        out.append((1, ("row", v)))
+                    if len(v.shape) == 2 and v.shape[0] == k:
+                        out.append((1, ("col", v)))
+            if self.has("slice_read"):
+                for v in self.indexable():
+                    if len(v.shape) == 1 and v.shape[0] >= k:
+                        out.append((1, ("slice", v)))
+        return out
+
+    def indexable(self):
+        return [v for v in self.fvars() if v.indexable]
+
+    def has_leaf(self, shape) -> bool:
+        return bool(self.leaves(shape))
+
+    def bare_ok(self, name: str, bare: str) -> bool:
+        """Whether a name may stand alone here: `bare` is "any", "addable" (an operand of + or -,
+        or a branch of `a if c else b`) or "indexable" (an argument of g, which may index it)."""
+        v = self.env[name]
+        if bare == "any" or v.shape == () or "index_alias" not in self.avoid:
+            return True
+        return v.indexable == (bare == "indexable")
+
+    def leaf(self, shape, bare="any") -> str:
+        opts = self.leaves(shape)
+        allowed = [(w, c) for w, c in opts if not isinstance(c, str) or self.bare_ok(c, bare)]
+        if not allowed:
+            return f"np.tanh({self.ch.pick([c for _, c in opts])})"
+        choice = self.ch.weighted(allowed)
+        if choice is None:
+            return self.const()
+        if isinstance(choice, str):
+            return choice
+        kind, v = choice
+        self.use("index" if kind != "slice" else "slice_read")
+        if kind == "elem1":
+            return f"{v.name}[{self.index(v.shape[0])}]"
+        if kind == "elem2":
+            return f"{v.name}[{self.index(v.shape[0])}, {self.index(v.shape[1])}]"
+        if kind == "row":
+            return f"{v.name}[{self.index(v.shape[0])}]"
+        if kind == "col":
+            return f"{v.name}[:, {self.index(v.shape[1])}]"
+        # a slice with exactly shape[0] elements
+        k, n = shape[0], v.shape[0]
+        if self.ch.maybe(0.3) and n >= 2 * k - 1 and k > 1:
+            a = self.ch.integer(0, n - (2 * k - 1))
+            return f"{v.name}[{a}:{a + 2 * k - 1}:2]"
+        a = self.ch.integer(0, n - k)
+        if a == 0 and self.ch.maybe(0.3):
+            return f"{v.name}[:{k}]"
+        if a + k == n and self.ch.maybe(0.3):
+            return f"{v.name}[{a}:]" if a else f"{v.name}[::-1]"
+        return f"{v.name}[{a}:{a + k}]"
+
+    def operand_shapes(self, shape):
+        """Shapes that broadcast to `shape` and have a leaf."""
+        return [s for s in self.shape_pool() + [shape] if _broadcasts(s, shape) and self.has_leaf(s)]
+
+    def expr(self, shape, d: int, fresh=False, bare="any") -> str:
+        """An expression of exactly this shape; `fresh`: a new array, never a name or a view;
+        `bare`: which names may be the whole expression (see bare_ok)."""
+        arrays = shape != ()
+        opts = []
+        if not (fresh and arrays):
+            opts.append((6 if d <= 0 else 2, "leaf"))
+        if d > 0 or (fresh and arrays) or not opts:
+            opts += [(3, "unary"), (4, "binary")]
+            if arrays:
+                opts.append((1, "where"))
+            if self.has("kinks"):
+                opts.append((1, "minmax"))
+            if self.has("ifexp") and not (fresh and arrays):
+                opts.append((1, "ifexp"))
+            if self.helper and self.helper[3] == shape and all(self.has_leaf(s) for s in self.helper[1:3]):
+                opts.append((2, "helper"))
+            opts += [(w, r) for w, r in self.reductions(shape)]
+        kind = self.ch.weighted(opts)
+        d1 = d - 1
+        if kind == "leaf":
+            return self.leaf(shape, bare)
+        if kind == "unary":
+            return self.unary(shape, d1)
+        if kind == "binary":
+            return self.binary(shape, d1)
+        if kind == "where":
+            c = self.array_cond(shape, d1)
+            a, b = self.pair(shape, d1)
+            return f"np.where({c}, {a}, {b})"
+        if kind == "minmax":
+            self.use("kinks")
+            if self.ch.maybe(0.3):
+                return f"np.abs({self.expr(shape, d1)})"
+            fn = self.ch.pick(["np.maximum", "np.minimum"])
+            if self.ch.maybe(0.3):
+                a = self.expr(shape, d1)
+                b = self.other_const(a)
+                a, b = (a, b) if self.ch.maybe(0.5) else (b, a)
+            else:
+                a, b = self.pair(shape, d1, distinct=True)
+            return f"{fn}({a}, {b})"
+        if kind == "ifexp":
+            self.use("ifexp")
+            return (f"({self.expr(shape, d1, bare='addable')} if {self.cond(d1)} "
+                    f"else {self.expr(shape, d1, bare='addable')})")
+        if kind == "helper":
+            self.use("helper")
+            name, sa, sb, _ = self.helper
+            return f"{name}({self.expr(sa, d1, bare='indexable')}, {self.expr(sb, d1, bare='indexable')})"
+        return self.reduction(kind, shape, d1)
+
+    def pair(self, shape, d, distinct=False):
+        """Two operands whose broadcast has this shape, in random order; `distinct`: not the same
+        code (a comparison or a maximum of a value with itself is a tie at every input)."""
+        other = self.ch.pick(self.operand_shapes(shape))
+        a, b = self.expr(shape, d), self.expr(other, d)
+        if distinct and a == b:
+            b = self.other_const(a)
+        return (a, b) if self.ch.maybe(0.5) else (b, a)
+
+    def other_const(self, code: str) -> str:
+        c = self.const()
+        return c if c != code else "0.1"
+
+    def unary(self, shape, d) -> str:
+        e = self.expr(shape, d)
+        forms = ["np.sin({0})", "np.cos({0})", "np.tanh({0})", "-{0}", "np.exp(np.tanh({0}))",
+                 "np.log(1.0 + {0} * {0})", "np.sqrt(1.0 + {0} * {0})", "{0} * {0}",
+                 "{0} ** 2" if "power" not in self.avoid else "np.square({0})",
+                 "np.square({0})", "1.0 / (1.0 + {0} * {0})", "np.exp(-({0} * {0}))",
+                 "np.arctan({0})", "np.exp(0.5 * np.sin({0}))"]
+        return self.ch.pick(forms).format(f"({e})")
+
+    def is_active(self, code: str) -> bool:
+        """Whether code surely depends on the differentiated arguments."""
+        code = re.sub(r"len\(\w+\)|\w+\.shape(\[\d+\])?|np\.(zeros|ones|empty)_like\(\w+\)", "", code)
+        return any(self.env[t].active for t in re.findall(r"[A-Za-z_]\w*", code) if t in self.env)
+
+    def binary(self, shape, d) -> str:
+        other = self.ch.pick(self.operand_shapes(shape))
+        op = self.ch.pick(["+", "*", "-", "/"])
+        bare = "addable" if op in "+-" else "any"
+        a, b = self.expr(shape, d, bare=bare), self.expr(other, d, bare=bare)
+        if op in "+-" and other != shape and "inactive_broadcast" in self.avoid and not self.is_active(a):
+            op = "*"
+        if self.ch.maybe(0.5):
+            a, b = b, a
+        if op == "/":
+            if self.ch.maybe(0.5):
+                return f"({a}) / (1.0 + ({b}) * ({b}))"
+            return f"({a}) / (2.0 + np.cos({b}))"
+        return f"({a}) {op} ({b})"
+
+    def reductions(self, shape):
+        """(weight, kind) for the reductions and products giving this shape."""
+        out = []
+        arrays = [s for s in self.shape_pool() if s != ()]
+        lin = self.has("linalg")
+        if shape == ():
+            if arrays:
+                out += [(2, "sum"), (1, "mean")]
+                if self.has("kinks"):
+                    out.append((1, "max"))
+            if lin and any(len(s) == 1 for s in arrays):
+                out.append((1, "dot"))
+        elif len(shape) == 1:
+            k = shape[0]
+            mats = [s for s in arrays if len(s) == 2]
+            if any(s[0] == k for s in mats):
+                out.append((1, "sum_axis1"))
+                if lin and self.has_leaf((mats[0][1],)):
+                    out.append((1, "matvec"))
+            if any(s[1] == k for s in mats):
+                out.append((1, "sum_axis0"))
+                if lin:
+                    out.append((1, "vecmat"))
+        elif len(shape) == 2 and lin:
+            if self.has_leaf((shape[0],)) and self.has_leaf((shape[1],)):
+                out.append((1, "outer"))
+        return out
+
+    def reduction(self, kind, shape, d) -> str:
+        arrays = [s for s in self.shape_pool() if s != ()]
+        if kind in ("sum", "mean", "max"):
+            s = self.ch.pick(arrays)
+            e = self.expr(s, d)
+            if kind == "max":
+                self.use("kinks")
+                return f"np.{self.ch.pick(['max', 'min'])}({e})"
+            if self.ch.maybe(0.2):
+                return f"({e}).{kind}()"
+            return f"np.{kind}({e})"
+        if kind == "dot":
+            self.use("linalg")
+            s = self.ch.pick([s for s in arrays if len(s) == 1])
+            a, b = self.expr(s, d), self.expr(s, d)
+            return f"np.dot({a}, {b})" if self.ch.maybe(0.5) else f"({a}) @ ({b})"
+        k = shape[0]
+        mats = [s for s in arrays if len(s) == 2]
+        if kind == "sum_axis1":
+            m = self.ch.pick([s for s in mats if s[0] == k])
+            return f"np.{self.ch.pick(['sum', 'mean'])}({self.expr(m, d)}, axis=1)"
+        if kind == "sum_axis0":
+            m = self.ch.pick([s for s in mats if s[1] == k])
+            return f"np.{self.ch.pick(['sum', 'mean'])}({self.expr(m, d)}, axis=0)"
+        if kind == "matvec":
+            self.use("linalg")
+            m = self.ch.pick([s for s in mats if s[0] == k and self.has_leaf((s[1],))])
+            return f"({self.expr(m, d)}) @ ({self.expr((m[1],), d)})"
+        if kind == "vecmat":
+            self.use("linalg")
+            m = self.ch.pick([s for s in mats if s[1] == k])
+            if not self.has_leaf((m[0],)):
+                return f"np.sum({self.expr(m, d)}, axis=0)"
+            if self.ch.maybe(0.5):
+                return f"({self.expr(m, d)}).T @ ({self.expr((m[0],), d)})"
+            return f"({self.expr((m[0],), d)}) @ ({self.expr(m, d)})"
+        if kind == "outer":
+            self.use("linalg")
+            return f"np.outer({self.expr((shape[0],), d)}, {self.expr((shape[1],), d)})"
+        raise AssertionError(kind)
+
+    # --- conditions ---
+    def compare(self, d) -> str:
+        op = self.ch.pick(self.FLOAT_CMP)
+        a = self.expr((), d)
+        b = self.const() if self.ch.maybe(0.5) else self.expr((), d)
+        if a == b:
+            b = self.other_const(a)
+        return f"{a} {op} {b}"
+
+    def int_compare(self) -> str | None:
+        loops = [(n, iv) for n, iv in self.ints.items() if len(iv.vals) > 1]
+        if not loops:
+            return None
+        name, iv = self.ch.pick(loops)
+        vals = sorted(iv.vals)
+        c = self.ch.pick(vals)
+        form = self.ch.integer(0, 3)
+        if form == 0:
+            return f"{name} == {c}"
+        if form == 1:
+            return f"{name} % 2 == {self.ch.integer(0, 1)}"
+        return f"{name} {'>' if form == 2 else '<'} {c}"
+
+    def cond(self, d) -> str:
+        """A condition on numbers (a Python bool)."""
+        kind = self.ch.weighted([(4, "cmp"), (1 if self.ints else 0, "int"),
+                                 (2 if self.has("boolops") else 0, "bool")])
+        if kind == "int":
+            c = self.int_compare()
+            if c is not None:
+                return c
+        if kind == "bool" and d > 0:
+            self.use("boolops")
+            op = self.ch.pick(["and", "or", "not"])
+            if op == "not":
+                return f"not ({self.cond(d - 1)})"
+            return f"({self.cond(d - 1)}) {op} ({self.cond(d - 1)})"
+        return self.compare(d)
+
+    def array_cond(self, shape, d) -> str:
+        """An elementwise condition whose shape broadcasts to `shape`."""
+        if self.has("boolops") and d > 0 and self.ch.maybe(0.25):
+            self.use("boolops")
+            op = self.ch.pick(["and", "or", "not"])
+            if op == "not":
+                return f"np.logical_not({self.array_cond(shape, d - 1)})"
+            return f"np.logical_{op}({self.array_cond(shape, d - 1)}, {self.array_cond(shape, d - 1)})"
+        cs = self.ch.pick([s for s in self.operand_shapes(shape) if s != ()] or [shape])
+        a, b = self.pair(cs, d, distinct=True)
+        if self.ch.maybe(0.4):
+            b = self.other_const(a)
+        return f"{a} {self.ch.pick(self.FLOAT_CMP)} {b}"
+
+    # --- statements ---
+    def body(self, lo, hi, d=2):
+        n = self.ch.integer(lo, hi)
+        for k in range(n):
+            if self.budget <= 0 and k >= lo:
+                break
+            self.stmt(d)
+
+    def targets(self, owned_only=False):
+        return [v for v in self.env.values() if v.name not in self.frozen and (v.owned or not owned_only)]
+
+    def returns_allowed(self) -> bool:
+        return (self.has("return") and self.has("if") and not self.no_return
+                and (self.loop_depth == 0 or self.has("return_in_loop")))
+
+    def rebindable(self):
+        """Names a statement may rebind (or update in place) here."""
+        out = self.targets()
+        if "rebind_inner_loop" in self.avoid and self.loop_outer and (len(self.loop_outer) >= 2 or self.is_helper):
+            out = [v for v in out if v.shape == () or v.name not in self.loop_outer[-1]]
+        return out
+
+    def element_targets(self):
+        """Arrays an element write may go into."""
+        return [v for v in self.targets(owned_only=True) if v.shape != ()
+                and (v.made or "write_computed" not in self.avoid)]
+
+    def stmt(self, d):
+        self.budget -= 1
+        nested = self.block_depth < self.depth_limit and self.budget > 2
+        in_loop = self.loop_depth > 0
+        rebindable = self.rebindable()
+        opts = [(5, "new"), (3 if rebindable else 0, "overwrite"),
+                (2 if self.has("augassign") and rebindable else 0, "aug"),
+                (2 if self.has("setitem") else 0, "alloc"),
+                (4 if self.has("setitem") and self.element_targets() else 0, "setitem"),
+                (2 if self.has("slice_write") and any(len(v.shape) == 1 for v in self.element_targets()) else 0,
+                 "slice"),
+                (2 if self.has("if") and nested else 0, "if"),
+                (2 if self.has("for") and nested and self.iterations < MAX_ITERATIONS else 0, "for"),
+                (1 if self.has("while") and nested and self.iterations < MAX_ITERATIONS // 4 else 0, "while"),
+                (2 if self.has("break") and in_loop else 0, "break"),
+                (1 if self.returns_allowed() else 0, "return"),
+                (1 if self.has("setitem") and self.has("for") and nested else 0, "fill")]
+        kind = self.ch.weighted(opts)
+        getattr(self, "stmt_" + kind)(d)
+
+    def coin_indexable(self, made=False) -> bool:
+        """With "index_alias" avoided, each array is either indexed or added, never both."""
+        return made or "index_alias" not in self.avoid or self.ch.maybe(0.5)
+
+    def bind_new(self, shape, code, owned, made=False):
+        name = self.fresh()
+        self.emit(f"{name} = {code}")
+        self.env[name] = Var(name, shape, owned, made, self.is_active(code), self.coin_indexable(made))
+        self.shapes[name] = shape
+        if self.block_depth == 0:
+            self.locals.append(name)
+        return name
+
+    def stmt_new(self, d):
+        pool = self.shape_pool()
+        # sometimes a shape that no value has yet, made by a product or an outer product
+        dims = self.dims
+        extra = [s for s in [(dims[0],), (dims[1],), dims] if s not in pool]
+        if extra and self.has("linalg") and self.ch.maybe(0.2):
+            shape = self.ch.pick(extra)
+            code = self.make_shape(shape, d)
+            if code is not None:
+                self.bind_new(shape, code, True)
+                return
+        shape = self.ch.pick(pool)
+        self.bind_new(shape, self.expr(shape, d, fresh=True), True)
+
+    def make_shape(self, shape, d):
+        n, m = self.dims
+        vec = {k: self.has_leaf((k,)) for k in (n, m)}
+        if len(shape) == 2 and vec[n] and vec[m]:
+            return f"np.outer({self.expr((n,), d)}, {self.expr((m,), d)})"
+        if len(shape) == 1 and self.has_leaf((n, m)):
+            if shape[0] == n and vec[m]:
+                return f"({self.expr((n, m), d)}) @ ({self.expr((m,), d)})"
+            if shape[0] == m and vec[n]:
+                return f"({self.expr((n,), d)}) @ ({self.expr((n, m), d)})"
+        return None
+
+    def stmt_overwrite(self, d):
+        v = self.ch.pick(self.rebindable())
+        code = self.expr(v.shape, d, fresh=True)
+        if self.ch.maybe(0.4) and v.shape == ():
+            # a recurrence on itself: a loop-carried value
+            code = self.ch.pick([f"np.tanh({v.name} * {self.const()} + {code})",
+                                 f"{v.name} + {code}", f"0.5 * {v.name} + np.sin({code})"])
+        self.emit(f"{v.name} = {code}")
+        self.env[v.name] = Var(v.name, v.shape, True, False, self.is_active(code), v.indexable)
+        self.modified.add(v.name)
+
+    def stmt_aug(self, d):
+        cands = [v for v in self.rebindable() if v.shape == () or v.owned]
+        if not cands:
+            return self.stmt_new(d)
+        self.use("augassign")
+        v = self.ch.pick(cands)
+        op = self.ch.pick(["+=", "-=", "*="])
+        shape = self.ch.pick(self.operand_shapes(v.shape))
+        if op != "*=" and ((shape != v.shape and not v.active and "inactive_broadcast" in self.avoid)
+                           or not self.bare_ok(v.name, "addable")):
+            op = "*="
+        e = self.expr(shape, d, bare="addable" if op != "*=" else "any")
+        if op == "*=":
+            e = self.ch.pick([f"np.cos({e})", f"(0.5 + 0.25 * np.tanh({e}))", f"np.exp(-({e}) * ({e}))"])
+        self.emit(f"{v.name} {op} {e}")
+        self.modified.add(v.name)
+        v.active = v.active or self.is_active(e)
+
+    def stmt_alloc(self, d):
+        self.use("setitem")
+        arrays = [v for v in self.fvars() if v.shape != ()]
+        n, m = self.dims
+        shape = self.ch.pick([(n,), (m,), (n, m)] + [v.shape for v in arrays])
+        same = [v for v in arrays if v.shape == shape]
+        kind = self.ch.integer(0, 3)
+        if kind == 2 and same:
+            src = self.ch.pick(same)
+            code = f"{src.name}.copy()" if self.ch.maybe(0.6) else f"np.zeros_like({src.name})"
+        else:
+            fn = "np.zeros" if kind != 1 else "np.ones"
+            code = f"{fn}({self.shape_code(shape)})"
+        self.bind_new(shape, code, True, made=True)
+
+    def shape_code(self, shape) -> str:
+        """Code for a shape: literal, or from other values' shapes, or n."""
+        same = [v for v in self.fvars() if v.shape == shape]
+        if same and self.ch.maybe(0.4):
+            v = self.ch.pick(same)
+            return f"len({v.name})" if len(shape) == 1 and self.ch.maybe(0.5) else f"{v.name}.shape"
+        parts = []
+        for k in shape:
+            e = self.int_expr(lambda vals, k=k: vals == frozenset({k}))
+            parts.append(e.code if e is not None and self.ch.maybe(0.5) else str(k))
+        return parts[0] if len(parts) == 1 and self.ch.maybe(0.5) else f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+
+    def stmt_setitem(self, d):
+        self.use("setitem")
+        v = self.ch.pick(self.element_targets())
+        op = self.ch.pick(["=", "+=", "=", "-=", "*="])
+        if len(v.shape) == 1:
+            target, shape = f"{v.name}[{self.index(v.shape[0])}]", ()
+        else:
+            form = self.ch.integer(0, 2)
+            if form == 0:
+                target, shape = f"{v.name}[{self.index(v.shape[0])}, {self.index(v.shape[1])}]", ()
+            elif form == 1:
+                target, shape = f"{v.name}[{self.index(v.shape[0])}]", (v.shape[1],)
+            else:
+                target, shape = f"{v.name}[:, {self.index(v.shape[1])}]", (v.shape[0],)
+        if shape != () and (not self.has_leaf(shape) or self.ch.maybe(0.3)):
+            shape = ()
+        e = self.expr(shape, d)
+        if op == "*=":
+            e = f"np.cos({e})"
+        self.emit(f"{target} {op} {e}")
+        v.active = v.active or self.is_active(e)
+
+    def stmt_slice(self, d):
+        self.use("slice_write")
+        v = self.ch.pick([v for v in self.element_targets() if len(v.shape) == 1])
+        sl, k = self.slice_of(v.shape[0])
+        shape = (k,) if self.has_leaf((k,)) and self.ch.maybe(0.7) else ()
+        op = self.ch.pick(["=", "+=", "-="])
+        e = self.expr(shape, d)
+        if e == v.name and "self_slice_write" in self.avoid:
+            e = f"np.tanh({e})"
+        self.emit(f"{v.name}[{sl}] {op} {e}")
+        v.active = v.active or self.is_active(e)
+
+    def stmt_fill(self, d):
+        """An np.empty array filled element by element in a loop."""
+        self.use("setitem")
+        self.use("for")
+        n, m = self.dims
+        k = self.ch.pick([n, m])
+        name = self.bind_new((k,), f"np.empty({k})", True, made=True)
+        i = self.loop_name()
+        self.emit(f"for {i} in range({k}):")
+        self.ints[i] = Int(i, frozenset(range(k)))
+        saved = self.enter()
+        self.loop_depth += 1
+        self.iterations *= k
+        del self.env[name]   # not readable until filled
+        e = self.expr((), d)
+        self.emit(f"{name}[{i}] = {e}")
+        filled_active = self.is_active(e)
+        self.leave(saved, [self.snapshot()], loop=True)
+        self.loop_depth -= 1
+        self.iterations //= k
+        del self.ints[i]
+        self.env[name] = Var(name, (k,), True, True, filled_active)
+
+    # --- blocks ---
+    def enter(self):
+        self.ind += 1
+        self.block_depth += 1
+        return self.snapshot()
+
+    def snapshot(self):
+        return {k: Var(v.name, v.shape, v.owned, v.made, v.active, v.indexable) for k, v in self.env.items()}
+
+    def leave(self, before, ends, loop=False):
+        """Back to the enclosing block: names of `before` stay, owned where every path that
+        continues (and, for loops, the path that skips the body) left them owned."""
+        self.ind -= 1
+        self.block_depth -= 1
+        paths = list(ends) + ([before] if loop else [])
+        env = {}
+        for k, v in before.items():
+            owned = all(p[k].owned for p in paths if k in p) if paths else v.owned
+            made = all(p[k].made for p in paths if k in p) if paths else v.made
+            active = all(p[k].active for p in paths if k in p) if paths else v.active
+            env[k] = Var(v.name, v.shape, owned, made, active, v.indexable)
+        self.env = env
+
+    def stmt_if(self, d):
+        self.use("if")
+        n_elif = self.ch.weighted([(3, 0), (2, 1), (1, 2)])
+        has_else = self.ch.maybe(0.6)
+        ret_first = self.returns_allowed() and self.ch.maybe(0.2)
+        # values assigned on every path, read after the if
+        merged = []
+        if has_else:
+            for _ in range(self.ch.weighted([(2, 0), (2, 1), (1, 2)])):
+                merged.append((self.fresh(), self.ch.pick(self.shape_pool())))
+                self.shapes[merged[-1][0]] = merged[-1][1]
+        before = self.snapshot()
+        ends = []
+        heads = [f"if {self.cond(d)}:"] + [f"elif {self.cond(d)}:" for _ in range(n_elif)]
+        heads += ["else:"] if has_else else []
+        for b, head in enumerate(heads):
+            self.emit(head)
+            self.enter()
+            self.env = {k: Var(v.name, v.shape, v.owned, v.made, v.active, v.indexable)
+                        for k, v in before.items()}
+            guard = b == 0 and ret_first and "nested_return" in self.avoid
+            self.no_return += guard
+            self.body(1, 3, d)
+            self.no_return -= guard
+            if b == 0 and ret_first:
+                self.use("return")
+                if self.loop_depth:
+                    self.use("return_in_loop")
+                self.emit(f"return {self.expr(self.ret_shape, d, fresh=True)}")
+            else:
+                for name, shape in merged:
+                    self.emit(f"{name} = {self.expr(shape, d, fresh=True)}")
+                ends.append(self.snapshot())
+            self.ind -= 1
+            self.block_depth -= 1
+        self.ind += 1
+        self.block_depth += 1
+        self.leave(before, ends + ([] if has_else else [before]))
+        for name, shape in merged:
+            self.env[name] = Var(name, shape, True)
+            if self.block_depth == 0:
+                self.locals.append(name)
+
+    def loop_name(self) -> str:
+        for name in ("i", "j", "k", "l", "i2", "j2", "k2"):
+            if name not in self.ints:
+                return name
+        return self.fresh("i")
+
+    def stmt_for(self, d):
+        self.use("for")
+        room = MAX_ITERATIONS // self.iterations
+        form = self.ch.integer(0, 3)
+        small = lambda vals: all(0 <= x <= 6 for x in vals)
+        if form <= 1:
+            stop = self.int_expr(small) or Int("3", frozenset({3}))
+            if form == 0:
+                header_args, start, step = stop.code, Int("0", frozenset({0})), 1
+            else:
+                start = self.int_expr(lambda vals: all(0 <= x <= 4 for x in vals)) or Int("1", frozenset({1}))
+                header_args, step = f"{start.code}, {stop.code}", 1
+        elif form == 2:
+            start = self.int_expr(lambda vals: all(0 <= x <= 3 for x in vals)) or Int("0", frozenset({0}))
+            stop = self.int_expr(small) or Int("5", frozenset({5}))
+            step = self.ch.integer(2, 3)
+            header_args = f"{start.code}, {stop.code}, {step}"
+        else:
+            start = self.int_expr(lambda vals: all(0 <= x <= 6 for x in vals)) or Int("3", frozenset({3}))
+            stop = self.ch.pick([Int("-1", frozenset({-1})), Int("0", frozenset({0}))] +
+                                ([self.int_expr(lambda vals: all(-1 <= x <= 3 for x in vals))] if self.ch.maybe(0.3) else []))
+            if stop is None:
+                stop = Int("-1", frozenset({-1}))
+            step = -self.ch.integer(1, 2)
+            header_args = f"{start.code}, {stop.code}, {step}"
+        vals, trips = _rng_values(start, stop, step)
+        if trips > room or (trips == 0 and not self.ch.maybe(0.1)):
+            trips = min(room, self.ch.integer(1, 3))
+            vals, header_args = frozenset(range(trips)), str(trips)
+        i = self.loop_name()
+        self.emit(f"for {i} in range({header_args}):")
+        self.loop_block(i, vals, max(trips, 1), d)
+
+    def loop_block(self, i, vals, trips, d, prologue=None):
+        if i is not None:
+            self.ints[i] = Int(i, vals)
+        self.loop_outer.append(set(self.env))
+        before = self.enter()
+        if prologue:
+            prologue()
+        self.loop_depth += 1
+        self.iterations *= trips
+        self.body(1, 3, d)
+        self.leave(before, [self.snapshot()], loop=True)
+        self.loop_outer.pop()
+        self.loop_depth -= 1
+        self.iterations //= trips
+        if i is not None:
+            del self.ints[i]
+
+    def stmt_while(self, d):
+        self.use("while")
+        room = MAX_ITERATIONS // self.iterations
+        if self.ch.maybe(0.5):
+            # a counter, and a data condition that may end the loop early
+            c = self.fresh("c")
+            bound = self.int_expr(lambda vals: all(1 <= x <= min(6, room) for x in vals)) or Int("2", frozenset({2}))
+            self.emit(f"{c} = 0")
+            data = ""
+            if self.has("boolops") and self.ch.maybe(0.7):
+                self.use("boolops")
+                data = f" and {self.compare(d)}"
+            self.emit(f"while {c} < {bound.code}{data}:")
+            trips = max(bound.vals)
+            self.ints[c] = Int(c, frozenset(range(1, trips + 1)))
+
+            def prologue():
+                self.emit(f"{c} += 1")
+            self.loop_block(c, frozenset(range(1, trips + 1)), trips, d, prologue)
+        else:
+            # an accumulator that runs up to a threshold: between 1 and 10 trips, data-dependent
+            t = self.fresh("t")
+            self.emit(f"{t} = np.tanh({self.expr((), d)})")
+            self.env[t] = Var(t, (), True)
+            self.shapes[t] = ()
+            if self.block_depth == 0:
+                self.locals.append(t)
+            self.emit(f"while {t} < 1.0:")
+            self.frozen.add(t)
+            trips = min(10, room)
+
+            def prologue():
+                self.emit(f"{t} = {t} + 0.2 + 0.3 * np.cos({self.expr((), d)}) ** 2")
+            self.loop_block(None, frozenset(), trips, d, prologue)
+            self.frozen.discard(t)
+
+    def stmt_break(self, d):
+        self.use("break")
+        self.emit(f"if {self.cond(d)}:")
+        self.ind += 1
+        self.emit(self.ch.pick(["break", "continue"]))
+        self.ind -= 1
+
+    def stmt_return(self, d):
+        self.use("return")
+        if self.loop_depth:
+            self.use("return_in_loop")
+        self.use("if")
+        self.emit(f"if {self.cond(d)}:")
+        self.ind += 1
+        self.emit(f"return {self.expr(self.ret_shape, d, fresh=True)}")
+        self.ind -= 1
+
+    # --- the final return ---
+    def final_return(self, d):
+        """The result: a fresh expression plus every value defined at function level, so that
+        every statement can reach the output."""
+        terms = [self.expr(self.ret_shape, d, fresh=True)]
+        params = [k for k in self.env if k in self.modified and k not in self.locals]
+        for name in params + self.locals:
+            v = self.env.get(name)
+            if v is None:
+                continue
+            weight = self.const()
+            if v.shape == self.ret_shape or v.shape == ():
+                bare = self.bare_ok(name, "addable") and self.ch.maybe(0.5)
+                terms.append(name if bare else f"{weight} * {name}")
+            else:
+                red = self.ch.pick(["np.sum({0})", "np.mean({0})", "np.sum({0} * {0})", "np.sum(np.sin({0}))"])
+                terms.append(f"{weight} * {red.format(name)}")
+        self.emit("return " + " + ".join(terms))
+
+
+# --- a whole program --------------------------------------------------------------------------
+
+def _literal(x) -> str:
+    if isinstance(x, np.ndarray):
+        return f"np.array({x.tolist()!r})"
+    return repr(x)
+
+
+def _draw_values(seed: int, params):
+    rng = np.random.default_rng(seed)
+    out = []
+    for name, kind, shape, value in params:
+        if kind == "int":
+            out.append(value)
+        elif shape == ():
+            out.append(float(np.round(rng.uniform(-1.0, 1.0), 3)))
+        else:
+            out.append(np.round(rng.uniform(-1.0, 1.0, shape), 3))
+    return out
+
+
+def _render(helper_lines, f_lines, params, values) -> str:
+    parts = ["import numpy as np", ""]
+    if helper_lines:
+        parts += ["", *helper_lines, ""]
+    parts += ["", f"def f({', '.join(p[0] for p in params)}):", *f_lines, "", ""]
+    parts += ["def args():", f"    return ({', '.join(_literal(v) for v in values)}{',' if len(values) == 1 else ''})", ""]
+    return "\n".join(parts)
+
+
+def generate(ch: Chooser, features=STRAIGHT_LINE, budget: int = 12, avoid=frozenset()):
+    """A Program, or None when no inputs tried make it numerically safe (see the docstring).
+    `avoid`: constructs of AVOIDABLE to leave out."""
+    features, avoid = frozenset(features), frozenset(avoid)
+    assert avoid <= AVOIDABLE, avoid - AVOIDABLE
+    unknown = features - FEATURES
+    if unknown:
+        raise ValueError(f"unknown features {sorted(unknown)}")
+    used: set = set()
+    shapes: dict = {}
+    n = ch.integer(1, 4)
+    m = ch.integer(1, 3)
+    dims = (n, m)
+    params = []   # (name, kind, shape, value for ints)
+    vec_names, mat_names = iter(["x", "z", "u"]), iter(["A", "B", "C"])
+    for _ in range(ch.integer(1, 3)):
+        shape = ch.pick([(n,), (m,), (n, m)])
+        params.append((next(mat_names) if len(shape) == 2 else next(vec_names), "float", shape, None))
+    for name in ["s", "r"][:ch.integer(0, 2)]:
+        params.append((name, "float", (), None))
+    if "int_arg" in features and ch.maybe(0.4):
+        used.add("int_arg")
+        params.append(("n", "int", None, ch.integer(0, max(n, m))))
+    rot = ch.integer(0, len(params) - 1)
+    params = params[rot:] + params[:rot]
+    float_params = [p for p in params if p[1] == "float"]
+
+    def setup(gen):
+        for name, kind, shape, value in params:
+            if kind == "float":
+                gen.env[name] = Var(name, shape, False, False, True, gen.coin_indexable())
+                shapes[name] = shape
+            else:
+                gen.ints[name] = Int(name, frozenset({value}))
+
+    helper = None
+    helper_lines = []
+    if "helper" in features and ch.maybe(0.35):
+        sa = ch.pick([p[2] for p in float_params])
+        sb = ch.pick([(), sa] + [p[2] for p in float_params])
+        ret = ch.pick([(), sa])
+        hg = Gen(ch, features, dims, used, shapes, ret_shape=ret, budget=ch.integer(1, 4), depth_limit=1,
+                 avoid=avoid)
+        hg.env = {"a": Var("a", sa), "b": Var("b", sb)}
+        hg.is_helper = True
+        shapes.update(a=sa, b=sb)
+        hg.counter = 100
+        hg.body(1, 3)
+        hg.final_return(2)
+        helper = ("g", sa, sb, ret)
+        helper_lines = ["def g(a, b):", *hg.lines]
+
+    gen = Gen(ch, features, dims, used, shapes, helper=helper, budget=budget, avoid=avoid)
+    setup(gen)
+    gen.body(2, max(2, budget // 2))
+    gen.final_return(2)
+
+    fnums = tuple(i for i, p in enumerate(params) if p[1] == "float")
+    argnums = fnums
+    if len(fnums) > 1 and "inactive_broadcast" not in avoid and ch.maybe(0.2):
+        argnums = tuple(sorted({ch.pick(fnums) for _ in range(len(fnums) - 1)}))
+
+    seed = ch.integer(0, 2 ** 16)
+    for attempt in range(INPUT_TRIES):
+        values = _draw_values(seed + attempt, params)
+        source = _render(helper_lines, gen.lines, params, values)
+        safe = safe_at_inputs(source, values, shapes)
+        if safe:
+            # round-trip through ast: canonical parentheses and spacing
+            return Program(_canonical(source), argnums, frozenset(used))
+        if safe is None:
+            return None
+    return None
+
+
+def _canonical(source: str) -> str:
+    tree = ast.parse(source)
+    out = []
+    for node in tree.body:
+        text = ast.unparse(node)
+        if isinstance(node, ast.FunctionDef):
+            out.append("\n\n" + text + "\n")
+        else:
+            out.append(text + "\n")
+    return "".join(out).lstrip("\n")
+
+
+def random_program(seed: int, features=STRAIGHT_LINE, budget: int = 12, avoid=frozenset()) -> Program:
+    """The program of a seed (the first that passes the safety checks from that seed on)."""
+    k = 0
+    while True:
+        prog = generate(RandomChooser(seed * 7919 + k), features, budget, avoid)
+        if prog is not None:
+            return prog
+        k += 1
+
+
+def programs(features=STRAIGHT_LINE, budget: int = 12, avoid=frozenset()):
+    """A Hypothesis strategy of Programs using only the given features."""
+    from hypothesis import reject, strategies as st
+
+    @st.composite
+    def _programs(draw):
+        prog = generate(DrawChooser(draw), features, budget, avoid)
+        if prog is None:
+            reject()
+        return prog
+    return _programs()
+
+
+# --- the safety checks: an instrumented run -----------------------------------------------------
+
+class _Unsafe(Exception):
+    pass
+
+
+class Monitor:
+    """Told every float comparison, kink and computed value of an instrumented run."""
+
+    CMP = {"<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal,
+           "==": np.equal, "!=": np.not_equal}
+
+    def __init__(self):
+        self.margin = math.inf
+        self.trace: list = []
+
+    @staticmethod
+    def _is_int(x) -> bool:
+        return isinstance(x, (int, np.integer)) or (isinstance(x, np.ndarray) and x.dtype.kind in "iub")
+
+    def _gap(self, a, b):
+        diff = np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+        if diff.size:
+            self.margin = min(self.margin, float(np.min(diff)))
+
+    def cmp(self, a, op, b):
+        r = self.CMP[op](a, b)
+        if not (self._is_int(a) and self._is_int(b)):
+            self._gap(a, b)
+        self.trace.append(np.asarray(r).tobytes())
+        return r if isinstance(r, np.ndarray) else bool(r)
+
+    def kink2(self, fn, a, b):
+        self._gap(a, b)
+        self.trace.append(np.asarray(np.greater(a, b)).tobytes())
+        return self.value(fn(a, b))
+
+    def kabs(self, fn, a):
+        self._gap(a, 0.0)
+        self.trace.append(np.asarray(np.greater(a, 0.0)).tobytes())
+        return self.value(fn(a))
+
+    def kred(self, fn, a):
+        flat = np.sort(np.ravel(np.asarray(a, dtype=float)))
+        if flat.size >= 2:
+            gap = flat[-1] - flat[-2] if fn in (np.max, np.amax) else flat[1] - flat[0]
+            self.margin = min(self.margin, float(gap))
+        self.trace.append(np.asarray(np.argmax(a) if fn in (np.max, np.amax) else np.argmin(a)).tobytes())
+        return self.value(fn(a))
+
+    @staticmethod
+    def typed(name, shape, x):
+        ok = np.shape(x) == tuple(shape) and (not isinstance(x, np.ndarray) or x.ndim > 0)
+        if not ok or not isinstance(x, (float, np.floating, np.ndarray)):
+            raise AssertionError(f"generator bug: {name} should have shape {shape}, has {np.shape(x)} "
+                                 f"({type(x).__name__})")
+
+    def value(self, x):
+        if isinstance(x, (float, np.floating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
+            a = np.asarray(x)
+            if a.size and not (np.all(np.isfinite(a)) and np.max(np.abs(a)) <= MAX_MAGNITUDE):
+                raise _Unsafe("magnitude")
+        return x
+
+
+class _Instrument(ast.NodeTransformer):
+    KINK2 = {"maximum", "minimum"}
+    KRED = {"max", "min"}
+
+    def __init__(self, shapes):
+        self.shapes = shapes
+
+    def _typed(self, target):
+        """`_m.typed(name, shape, name)` after an assignment to a float name."""
+        if isinstance(target, ast.Name) and target.id in self.shapes:
+            return [ast.Expr(self._m("typed", [ast.Constant(target.id), ast.Constant(self.shapes[target.id]),
+                                                ast.Name(target.id, ast.Load())]))]
+        return []
+
+    def visit_Assign(self, node):
+        self.generic_visit(node)
+        return [node] + [c for t in node.targets for c in self._typed(t)]
+
+    @staticmethod
+    def _m(attr, args):
+        return ast.Call(ast.Attribute(ast.Name("_m", ast.Load()), attr, ast.Load()), args, [])
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        pairs, left = [], node.left
+        for op, right in zip(node.ops, node.comparators):
+            sym = {ast.Lt: "<", ast.Gt: ">", ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}[type(op)]
+            pairs.append(self._m("cmp", [left, ast.Constant(sym), right]))
+            left = right
+        return pairs[0] if len(pairs) == 1 else ast.BoolOp(ast.And(), pairs)
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "np":
+            if f.attr in self.KINK2:
+                return self._m("kink2", [f, *node.args])
+            if f.attr == "abs":
+                return self._m("kabs", [f, *node.args])
+            if f.attr in self.KRED and not node.keywords:
+                return self._m("kred", [f, *node.args])
+        return self._m("value", [node])
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        return self._m("value", [node])
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        load = ast.parse(ast.unparse(node.target), mode="eval").body
+        return [node, ast.Expr(self._m("value", [load]))] + self._typed(node.target)
+
+
+def instrumented(source: str, shapes: dict):
+    """The module's namespace, with comparisons and kinks reporting to the namespace's `_m`."""
+    tree = _Instrument(shapes).visit(ast.parse(source))
+    ast.fix_missing_locations(tree)
+    ns = {"__name__": "instrumented"}
+    exec(compile(tree, "<instrumented>", "exec"), ns)
+    return ns
+
+
+def run_monitored(ns, values):
+    m = Monitor()
+    ns["_m"] = m
+    args = [v.copy() if isinstance(v, np.ndarray) else v for v in values]
+    with np.errstate(all="ignore"):
+        out = ns["f"](*args)
+    if not (np.ndim(out) == 0 and np.isfinite(float(out)) and abs(float(out)) <= MAX_MAGNITUDE):
+        raise _Unsafe("result")
+    if isinstance(out, np.ndarray) or not isinstance(out, (float, np.floating)):
+        raise AssertionError(f"f returned {type(out).__name__}, not a float")
+    return m
+
+
+def safe_at_inputs(source: str, values, shapes=None):
+    """Whether f is smooth, and decides every branch the same way, around these inputs. With
+    `shapes` ({name: shape}), also that every float name has its declared shape (a check of the
+    generator itself: a mismatch raises AssertionError)."""
+    ns = instrumented(source, shapes or {})
+    try:
+        base = run_monitored(ns, values)
+    except _Unsafe:
+        return False
+    if base.margin == 0.0:
+        return None   # an exact tie: almost surely one at every input (x[0] > x[-1] with len(x) == 1)
+    if base.margin < MARGIN:
+        return False
+    rng = np.random.default_rng(12345)
+    for _ in range(3):
+        moved = [v if isinstance(v, int) else
+                 v + PERTURBATION * rng.choice([-1.0, 1.0], v.shape) if isinstance(v, np.ndarray) else
+                 float(v + PERTURBATION * rng.choice([-1.0, 1.0])) for v in values]
+        try:
+            m = run_monitored(ns, moved)
+        except _Unsafe:
+            return False
+        if m.trace != base.trace:
+            return False
+    return True
+
+
+def feature_counts(progs) -> dict:
+    counts = {f: 0 for f in sorted(FEATURES)}
+    for p in progs:
+        for f in p.features:
+            counts[f] += 1
+    return counts
+
+
+if __name__ == "__main__":
+    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    feats = FEATURES if "--all" in sys.argv else STRAIGHT_LINE
+    print(random_program(seed, feats).source)

@@ -1,0 +1,195 @@
+"""Programs that random-program testing (test_random_programs.py) found to fail, shrunk by hand to
+a few lines. Each is checked as the random programs are (values, reverse mode against central
+differences, forward mode against reverse mode).
+
+A test marked xfail(strict=True) is an open compiler bug: the generator leaves out the construct
+(program_gen.AVOIDABLE, listed in test_random_programs.AVOID) until the bug is fixed. When such a
+test starts passing, pytest reports it as failed (XPASS strict): remove the mark here and the
+construct's entry from AVOID, so that random programs use it again. Tests without the mark are
+fixed bugs, kept so they stay fixed.
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cotangent as ct
+import program_gen as pg
+
+
+def check(source: str, *args, argnums=None, target="python"):
+    mod = pg.load_source("import numpy as np\n\n\n" + textwrap.dedent(source), _dir())
+    f = ct.differentiable(mod.f, target=target)
+    np.testing.assert_allclose(f(*args), mod.f(*args), rtol=1e-7, atol=1e-9,
+                               err_msg="the compiled primal differs from Python")
+    ct.check_grad(f, *args, argnums=argnums)
+
+
+def _dir() -> Path:
+    return Path(ct.config.cache_dir) / "regression_programs"
+
+
+X = np.array([0.3, 0.7])
+
+
+# --- bugs found by random programs (fixed unless marked xfail) ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, args", [
+    ("""
+     def f(s):
+         u = np.ones(3)
+         return np.sum(u + s)
+     """, (0.3,)),
+    ("""
+     def f(s, z):
+         u = np.ones(2)
+         return (u + s) @ z
+     """, (0.3, X)),
+    ("""
+     def f(x, u):
+         v = u + np.sum(x)
+         return v[0]
+     """, (np.array([0.78]), X)),
+    ("""
+     def f(z):
+         v = np.zeros((2, 3))
+         return np.sum(v - z)
+     """, (np.array([0.2, -0.4, 0.5]),)),
+    ("""
+     def f(x):
+         v = np.zeros(4)
+         v += x[0]
+         return np.sum(v)
+     """, (X,)),
+], ids=["sum", "matmul", "argument not differentiated", "array against array", "augmented"])
+def test_tangent_of_inactive_array_plus_active_number(source, args):
+    check(source, *args, argnums=0)
+
+
+def test_negative_constant_base_of_power():
+    check("""
+    def f(s):
+        c = -1.5
+        return s * c ** 2
+    """, 2.0)
+
+
+@pytest.mark.parametrize("source, args", [
+    ("""
+     def f(x):
+         y = np.exp(x)
+         y[0] -= 0.5
+         return np.sum(y)
+     """, (X,)),
+    ("""
+     def f(x):
+         y = np.tanh(x)
+         y[:1] += 0.5
+         return np.sum(y)
+     """, (X,)),
+    ("""
+     def f(x, s):
+         y = x / s
+         y[1] -= 0.5
+         return np.sum(y)
+     """, (X, 0.6)),
+    ("""
+     def f(x):
+         y = np.exp(x)
+         for i in range(2):
+             y[i] *= 0.5
+         return np.sum(y)
+     """, (X,)),
+], ids=["exp element", "tanh slice", "division", "exp in a loop"])
+def test_write_into_result_whose_adjoint_reads_it(source, args):
+    check(source, *args)
+
+
+@pytest.mark.parametrize("source, args", [
+    ("""
+     def f(x):
+         a = x * 3.0
+         return np.sum(x[:] + x + a)
+     """, (X,)),
+    ("""
+     def f(x):
+         a = np.sin(x)
+         b = x[::-1] + x
+         return np.sum(b + a)
+     """, (X,)),
+    ("""
+     def f(B):
+         v = B * B
+         return np.sum(B + (B[1] + v))
+     """, (np.array([[0.592], [0.208], [0.792]]),)),
+], ids=["x[:]", "x[::-1]", "row"])
+def test_indexed_array_also_added_aliases_adjoints(source, args):
+    check(source, *args)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="the adjoint of `y[a:b] = y` (also `y[a:b] = y * 1.0`, simplified to it) "
+                          "adds the value's adjoint into y_bar and then zeroes y_bar[a:b], dropping it")
+def test_slice_write_of_the_array_itself():
+    check("""
+    def f(s):
+        y = np.zeros(2)
+        y[0] = s
+        y[1] = 2.0 * s
+        y[0:2] = y
+        return np.sum(y)
+    """, 0.3)
+
+
+@pytest.mark.parametrize("source", [
+    """
+    def f(x):
+        y = x * 2.0
+        for i in range(3):
+            y[0] = 3.0
+            for j in range(2):
+                y = y - 0.5
+        return np.sum(y)
+    """,
+    """
+    def f(x):
+        y = x * 2.0
+        for i in range(3):
+            for j in range(2):
+                y -= 0.5
+            y[0] = 3.0
+        return np.sum(y)
+    """,
+], ids=["write before", "write after"])
+def test_array_rebound_in_inner_loop_and_written(source):
+    check(source, X)
+
+
+def test_nested_early_return_then_return():
+    check("""
+    def f(x, s):
+        if s > 0.0:
+            if s > 1.0:
+                return s
+            return s * 2.0
+        return np.sum(x)
+    """, X, -0.5)
+
+
+# --- fixed bugs -------------------------------------------------------------------------------------
+
+def test_helper_binding_its_parameter_to_two_names():
+    """Reverse mode failed with KeyError when an inlined function bound a parameter to two names
+    and the argument was an expression (fixed with the control-flow lowering)."""
+    check("""
+    def g(b):
+        u = b
+        w = b
+        return w
+
+    def f(s, x):
+        return s * g(x[0])
+    """, 0.239, np.array([0.023, 0.204, 0.071]))
