@@ -235,9 +235,9 @@ def test_disabled_feature_is_still_unsupported(feature, tmp_path):
         ct.grad(ct.differentiable(mod.f, target="python"))(0.5)
 
 
-# --- thousands, behind the slow marker ----------------------------------------------------------
+# --- thousands, behind the exhaustive marker: python -m pytest -n auto -m exhaustive -------------
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("shard", range(SLOW_PYTHON_SHARDS))
 @examples(SLOW_PYTHON_PER_SHARD)
 @given(prog=programs(budget=16))
@@ -245,7 +245,7 @@ def test_many_random_programs_python(shard, prog):
     check_program(prog, "python")
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("shard", range(SLOW_NUMBA_SHARDS))
 @examples(SLOW_NUMBA_PER_SHARD)
 @given(prog=programs())
