@@ -50,7 +50,11 @@ call reports to a monitor) at the candidate inputs:
   must be identical at a few nearby points, 5 steps away along random directions, which catches
   the too-sensitive values the margin test lets through;
 * every intermediate value must stay finite and below MAX_MAGNITUDE (1e3), so that rounding
-  error in central differences stays far below the tolerance.
+  error in central differences stays far below the tolerance;
+* central differences along two random directions give the same slope at two steps (STEPS, 2e-5
+  and 5e-6) to 1e-4: a function that changes over distances near check_grad's step (a smooth
+  but steep turn, as loops that multiply a value by a function of itself can make) would fool
+  central differences without any branch flipping.
 
 If the inputs fail, the next seed's inputs are tried (up to INPUT_TRIES), and only if all fail
 is the program rejected (a `hypothesis.reject`); a tie that is exact (margin 0, as in
@@ -74,9 +78,11 @@ import ast
 import hashlib
 import importlib.util
 import math
+import os
 import random
 import re
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,11 +128,15 @@ AVOIDABLE = frozenset({
     "nested_return",      # an early return inside a branch that itself ends with a return
     "self_slice_write",   # y[a:b] = y (the value written is the array itself)
     "index_alias",        # an array both indexed (x[i], x[a:b], A[i]) and a bare operand of + or -
+    "write_call_result",  # an array bound to g's result itself (it may be written into)
+    "write_aliased",      # element and slice writes into an array that is a bare operand of + or -
+    "constant_condition", # a comparison of constants only (`0.25 > 1.5 and ...`)
 })
 
 MARGIN = 1e-3           # least distance of a float comparison or kink from its tie
 MAX_MAGNITUDE = 1e3     # largest intermediate value
 PERTURBATION = 3e-5     # distance of the points whose decisions must agree (5 steps)
+STEPS = (2e-5, 5e-6)    # steps of the two directional central differences that must agree
 INPUT_TRIES = 8         # input seeds tried for one program before rejecting it
 MAX_ITERATIONS = 36     # most iterations of the innermost body of a loop nest
 
@@ -198,13 +208,16 @@ class Program:
 
 
 def load_source(source: str, directory, name: str | None = None):
+    """Import source as a module from a file named by its hash (written atomically: test processes
+    running in parallel write the same programs, and Hypothesis seeds `random` alike in each)."""
     name = name or "prog_" + hashlib.sha256(source.encode()).hexdigest()[:16]
     path = Path(directory) / f"{name}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{random.getrandbits(32):08x}.tmp")
-        tmp.write_text(source)
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=name, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(source)
+        os.replace(tmp, path)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -391,7 +404,7 @@ class Gen:
         """Whether a name may stand alone here: `bare` is "any", "addable" (an operand of + or -,
         or a branch of `a if c else b`) or "indexable" (an argument of g, which may index it)."""
         v = self.env[name]
-        if bare == "any" or v.shape == () or "index_alias" not in self.avoid:
+        if bare == "any" or v.shape == () or not self.split_arrays():
             return True
         return v.indexable == (bare == "indexable")
 
@@ -480,7 +493,10 @@ class Gen:
         if kind == "helper":
             self.use("helper")
             name, sa, sb, _ = self.helper
-            return f"{name}({self.expr(sa, d1, bare='indexable')}, {self.expr(sb, d1, bare='indexable')})"
+            call = f"{name}({self.expr(sa, d1, bare='indexable')}, {self.expr(sb, d1, bare='indexable')})"
+            if fresh and arrays and "write_call_result" in self.avoid:
+                call = f"0.5 * {call}"   # an array that may be written into: not g's result itself
+            return call
         return self.reduction(kind, shape, d1)
 
     def pair(self, shape, d, distinct=False):
@@ -601,7 +617,13 @@ class Gen:
         b = self.const() if self.ch.maybe(0.5) else self.expr((), d)
         if a == b:
             b = self.other_const(a)
+        if "constant_condition" in self.avoid and not self.mentions_data(a + " " + b):
+            data = self.ch.pick([v for v in self.fvars()])
+            a = f"{a} + {data.name if data.shape == () else f'np.sum({data.name})'}"
         return f"{a} {op} {b}"
+
+    def mentions_data(self, code: str) -> bool:
+        return any(t in self.env for t in re.findall(r"[A-Za-z_]\w*", code))
 
     def int_compare(self) -> str | None:
         loops = [(n, iv) for n, iv in self.ints.items() if len(iv.vals) > 1]
@@ -672,7 +694,8 @@ class Gen:
     def element_targets(self):
         """Arrays an element write may go into."""
         return [v for v in self.targets(owned_only=True) if v.shape != ()
-                and (v.made or "write_computed" not in self.avoid)]
+                and (v.made or "write_computed" not in self.avoid)
+                and (v.indexable or "write_aliased" not in self.avoid)]
 
     def stmt(self, d):
         self.budget -= 1
@@ -696,7 +719,11 @@ class Gen:
 
     def coin_indexable(self, made=False) -> bool:
         """With "index_alias" avoided, each array is either indexed or added, never both."""
-        return made or "index_alias" not in self.avoid or self.ch.maybe(0.5)
+        return made or not self.split_arrays() or self.ch.maybe(0.5)
+
+    def split_arrays(self) -> bool:
+        """Whether each array is either indexed and written, or a bare operand of + and -."""
+        return "index_alias" in self.avoid or "write_aliased" in self.avoid
 
     def bind_new(self, shape, code, owned, made=False):
         name = self.fresh()
@@ -1196,6 +1223,7 @@ class Monitor:
     def __init__(self):
         self.margin = math.inf
         self.trace: list = []
+        self.result = None
 
     @staticmethod
     def _is_int(x) -> bool:
@@ -1318,6 +1346,7 @@ def run_monitored(ns, values):
         raise _Unsafe("result")
     if isinstance(out, np.ndarray) or not isinstance(out, (float, np.floating)):
         raise AssertionError(f"f returned {type(out).__name__}, not a float")
+    m.result = float(out)
     return m
 
 
@@ -1335,17 +1364,43 @@ def safe_at_inputs(source: str, values, shapes=None):
     if base.margin < MARGIN:
         return False
     rng = np.random.default_rng(12345)
+    directions = []
     for _ in range(3):
-        moved = [v if isinstance(v, int) else
-                 v + PERTURBATION * rng.choice([-1.0, 1.0], v.shape) if isinstance(v, np.ndarray) else
-                 float(v + PERTURBATION * rng.choice([-1.0, 1.0])) for v in values]
+        direction = [None if isinstance(v, int) else rng.choice([-1.0, 1.0], np.shape(v)) for v in values]
+        directions.append(direction)
         try:
-            m = run_monitored(ns, moved)
+            m = run_monitored(ns, _moved(values, direction, PERTURBATION))
         except _Unsafe:
             return False
         if m.trace != base.trace:
             return False
+    # central differences along a direction agree at two steps: no curvature so strong (a value
+    # changing over a distance near the step) that a step of check_grad's size would misjudge it
+    try:
+        f0 = base.result
+        for direction in directions[:2]:
+            slopes = []
+            for h in (STEPS[0], STEPS[1]):
+                up = run_monitored(ns, _moved(values, direction, h)).result
+                down = run_monitored(ns, _moved(values, direction, -h)).result
+                slopes.append((up - down) / (2 * h))
+            if abs(slopes[0] - slopes[1]) > 1e-4 * (abs(slopes[0]) + abs(slopes[1])) + 1e-7 * max(1.0, abs(f0)):
+                return False
+    except _Unsafe:
+        return False
     return True
+
+
+def _moved(values, direction, h):
+    out = []
+    for v, d in zip(values, direction):
+        if d is None:
+            out.append(v)
+        elif isinstance(v, np.ndarray):
+            out.append(v + h * d)
+        else:
+            out.append(float(v + h * d))
+    return out
 
 
 def feature_counts(progs) -> dict:

@@ -1,12 +1,12 @@
-"""Programs that random-program testing (test_random_programs.py) found to fail, shrunk by hand to
-a few lines. Each is checked as the random programs are (values, reverse mode against central
+"""Programs that random-program testing (test_random_programs.py) found to fail, shrunk to a few
+lines. Each is checked as the random programs are (values, reverse mode against central
 differences, forward mode against reverse mode).
 
 A test marked xfail(strict=True) is an open compiler bug: the generator leaves out the construct
 (program_gen.AVOIDABLE, listed in test_random_programs.AVOID) until the bug is fixed. When such a
-test starts passing, pytest reports it as failed (XPASS strict): remove the mark here and the
-construct's entry from AVOID, so that random programs use it again. Tests without the mark are
-fixed bugs, kept so they stay fixed.
+test starts passing, pytest reports it as failed (XPASS strict): remove the mark (moving the test
+to the fixed bugs, with its reason as docstring) and the construct's entry from AVOID, so that
+random programs use it again. Tests without the mark are fixed bugs, kept so they stay fixed.
 """
 from __future__ import annotations
 
@@ -35,7 +35,83 @@ def _dir() -> Path:
 X = np.array([0.3, 0.7])
 
 
-# --- bugs found by random programs (fixed unless marked xfail) ------------------------------------------------------------------------------------
+# --- open bugs --------------------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="the adjoint of `y[a:b] = y` (also `y[a:b] = y * 1.0`, simplified to it) "
+                          "adds the value's adjoint into y_bar and then zeroes y_bar[a:b], dropping it")
+def test_slice_write_of_the_array_itself():
+    check("""
+    def f(s):
+        y = np.zeros(2)
+        y[0] = s
+        y[1] = 2.0 * s
+        y[0:2] = y
+        return np.sum(y)
+    """, 0.3)
+
+
+@pytest.mark.xfail(strict=True, raises=ct.CompileError,
+                   reason="writing into the result of a function with an early return is rejected "
+                          "('y is an argument or a view of another array'), though both returns are "
+                          "fresh arrays; the same value merged by if/else (no early return) is accepted")
+def test_write_into_result_of_function_with_early_return():
+    check("""
+    def g(a):
+        if a[0] > 0.0:
+            return a * 2.0
+        return a * 3.0
+
+    def f(x):
+        y = g(x)
+        y[0] = 1.0
+        return np.sum(y)
+    """, X)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="cleanup simplifies `y + 0.0` (and `y * 1.0`) to `y`, so v becomes another "
+                          "name for y's array and the write y[1] = 5.0 changes v too: the compiled "
+                          "value is 5.52 where Python gives 0.52")
+def test_simplified_copy_is_an_alias_of_an_array_written_later():
+    check("""
+    def f(z):
+        y = z * z
+        v = y + 0.0
+        y[1] = 5.0
+        return np.sum(v)
+    """, np.array([0.54, 0.04, 0.475]))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="forward mode: the tangent of `v = 3.0 + y` is y_dot itself (v_dot = y_dot), "
+                          "and the write y[1] += v[2] then writes into y_dot in place, changing v_dot")
+def test_tangent_alias_of_an_array_written_later():
+    check("""
+    def f(z):
+        y = z * z
+        v = 3.0 + y
+        y[1] += v[2]
+        return np.mean(v)
+    """, np.array([0.54, 0.04, 0.475]))
+
+
+@pytest.mark.xfail(strict=True, raises=ct.CompileError,
+                   reason="Numba only: a condition whose first operand is a constant comparison "
+                          "(`0.25 > 1.5 and ...`, as `FLAG and ...` with a module constant) around an "
+                          "early return; Numba prunes the constant branch and then cannot type the "
+                          "gradient ('Undecided type' at a .copy() or at A_bar); target='python' works")
+def test_constant_condition_around_early_return_on_numba():
+    check("""
+    def f(x):
+        if 0.25 > 1.5 and x[0] <= 0.25:
+            if x[1] < 1.0:
+                return np.sum(x)
+        return 0.7
+    """, X, target="cpu")
+
+
+# --- fixed bugs -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("source, args", [
     ("""
@@ -66,10 +142,15 @@ X = np.array([0.3, 0.7])
      """, (X,)),
 ], ids=["sum", "matmul", "argument not differentiated", "array against array", "augmented"])
 def test_tangent_of_inactive_array_plus_active_number(source, args):
+    """Forward mode: the tangent of `u + s`, u an array that does not depend on the differentiated
+    arguments and s a value that does, was s_dot itself, not broadcast to u's shape: np.sum saw
+    one element (a wrong JVP), and @ or indexing saw a number (a CompileError in the JVP)."""
     check(source, *args, argnums=0)
 
 
 def test_negative_constant_base_of_power():
+    """The backend printed (-1.5) ** 2 as `-1.5 ** 2`, which Python reads as -(1.5 ** 2): the
+    value and the gradient came out negated."""
     check("""
     def f(s):
         c = -1.5
@@ -105,6 +186,9 @@ def test_negative_constant_base_of_power():
      """, (X,)),
 ], ids=["exp element", "tanh slice", "division", "exp in a loop"])
 def test_write_into_result_whose_adjoint_reads_it(source, args):
+    """A write into the result of a primitive whose adjoint is written in terms of its own output
+    (exp' = out, tanh' = 1 - out**2, d(x/s)/ds = -out/s) changed that output before the adjoint
+    read it: the overwritten part was saved only for adjoints that read an operand."""
     check(source, *args)
 
 
@@ -127,21 +211,10 @@ def test_write_into_result_whose_adjoint_reads_it(source, args):
      """, (np.array([[0.592], [0.208], [0.792]]),)),
 ], ids=["x[:]", "x[::-1]", "row"])
 def test_indexed_array_also_added_aliases_adjoints(source, args):
+    """unbroadcast returns its argument when the shapes agree, so x_bar (x a bare operand of +)
+    and the adjoints of the other terms shared one buffer; the adjoint of an index read of x,
+    `x_bar[i] += t_bar`, then added into all of them in place (gradient 8 where it is 5)."""
     check(source, *args)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the adjoint of `y[a:b] = y` (also `y[a:b] = y * 1.0`, simplified to it) "
-                          "adds the value's adjoint into y_bar and then zeroes y_bar[a:b], dropping it")
-def test_slice_write_of_the_array_itself():
-    check("""
-    def f(s):
-        y = np.zeros(2)
-        y[0] = s
-        y[1] = 2.0 * s
-        y[0:2] = y
-        return np.sum(y)
-    """, 0.3)
 
 
 @pytest.mark.parametrize("source", [
@@ -165,10 +238,15 @@ def test_slice_write_of_the_array_itself():
     """,
 ], ids=["write before", "write after"])
 def test_array_rebound_in_inner_loop_and_written(source):
+    """A fresh array rebound in an inner loop and written in the outer loop was rejected as 'may
+    hold an argument or a view': owned() did not look through the alias that names the value
+    after the inner loop."""
     check(source, X)
 
 
 def test_nested_early_return_then_return():
+    """A branch ending with `if c: return a` and `return b` made the code after the enclosing
+    if 'unreachable', though the other branch reaches it."""
     check("""
     def f(x, s):
         if s > 0.0:
@@ -178,8 +256,6 @@ def test_nested_early_return_then_return():
         return np.sum(x)
     """, X, -0.5)
 
-
-# --- fixed bugs -------------------------------------------------------------------------------------
 
 def test_helper_binding_its_parameter_to_two_names():
     """Reverse mode failed with KeyError when an inlined function bound a parameter to two names

@@ -8,7 +8,9 @@ Each generated program `f` is checked by `check_program`:
 * `ct.value_and_grad` returns the primal value too.
 
 Most programs run on target="python" (compiled in milliseconds); a few run on Numba (target="cpu",
-seconds each). Generating a gradient's source twice gives the same text, in one process (from
+seconds each). The default run checks 500 programs on Python and 8 on Numba (about a minute on two
+cores with an empty cache); `python -m pytest -n auto -m exhaustive` checks 2,000 larger ones and 32
+more on Numba (about 4.5 minutes on two cores). Generating a gradient's source twice gives the same text, in one process (from
 an empty cache each time) and in processes with different string-hash seeds.
 
 Every test is reproducible: the "cotangent-ci" Hypothesis profile is derandomized (the programs of
@@ -55,6 +57,9 @@ ENABLED = pg.STRAIGHT_LINE | pg.CONTROL_FLOW
 #: regression test in test_program_regressions.py (named in the comment)
 AVOID = frozenset({
     "self_slice_write",    # test_slice_write_of_the_array_itself
+    "write_call_result",   # test_write_into_result_of_function_with_early_return
+    "write_aliased",       # test_tangent_alias_of_an_array_written_later
+    "constant_condition",  # test_constant_condition_around_early_return_on_numba
 })
 
 
@@ -92,9 +97,9 @@ def examples(n: int) -> settings:
 
 
 PYTHON_SHARDS, PYTHON_PER_SHARD = 5, 100         # 500 programs in the default run
-NUMBA_SHARDS, NUMBA_PER_SHARD = 2, 4             # 8 small programs compiled by Numba
-SLOW_PYTHON_SHARDS, SLOW_PYTHON_PER_SHARD = 8, 250   # 2000 larger programs
-SLOW_NUMBA_SHARDS, SLOW_NUMBA_PER_SHARD = 4, 8       # 32 programs compiled by Numba
+NUMBA_SHARDS, NUMBA_PER_SHARD = 4, 2             # 8 small programs compiled by Numba
+EXHAUSTIVE_PYTHON_SHARDS, EXHAUSTIVE_PYTHON_PER_SHARD = 8, 250   # 2000 larger programs
+EXHAUSTIVE_NUMBA_SHARDS, EXHAUSTIVE_NUMBA_PER_SHARD = 4, 8       # 32 programs compiled by Numba
 
 
 def program_dir() -> Path:
@@ -192,7 +197,7 @@ def _sources_in_subprocess(hash_seed: str, cache_dir: Path, count: int) -> dict:
 
 def test_gradient_source_does_not_depend_on_hash_seed(tmp_path):
     """Set and dict orders of strings change with PYTHONHASHSEED; generated code must not."""
-    count = 20
+    count = 12
     a = _sources_in_subprocess("1", tmp_path / "a", count)
     b = _sources_in_subprocess("2", tmp_path / "b", count)
     assert a.keys() == b.keys() and len(a) == count
@@ -203,13 +208,13 @@ def test_gradient_source_does_not_depend_on_hash_seed(tmp_path):
 # --- the generator itself -------------------------------------------------------------------------
 
 def test_generator_is_deterministic_and_uses_every_feature():
-    progs = [pg.random_program(seed, pg.FEATURES) for seed in range(300)]
-    again = [pg.random_program(seed, pg.FEATURES) for seed in range(20)]
-    assert [p.source for p in progs[:20]] == [p.source for p in again]
+    progs = [pg.random_program(seed, pg.FEATURES) for seed in range(150)]
+    again = [pg.random_program(seed, pg.FEATURES) for seed in range(10)]
+    assert [p.source for p in progs[:10]] == [p.source for p in again]
     counts = pg.feature_counts(progs)
     assert all(counts[f] >= 5 for f in pg.FEATURES), counts
     # only the features asked for
-    for seed in range(100):
+    for seed in range(40):
         assert pg.random_program(seed, pg.STRAIGHT_LINE).features <= pg.STRAIGHT_LINE
 
 
@@ -238,16 +243,16 @@ def test_disabled_feature_is_still_unsupported(feature, tmp_path):
 # --- thousands, behind the exhaustive marker: python -m pytest -n auto -m exhaustive -------------
 
 @pytest.mark.exhaustive
-@pytest.mark.parametrize("shard", range(SLOW_PYTHON_SHARDS))
-@examples(SLOW_PYTHON_PER_SHARD)
+@pytest.mark.parametrize("shard", range(EXHAUSTIVE_PYTHON_SHARDS))
+@examples(EXHAUSTIVE_PYTHON_PER_SHARD)
 @given(prog=programs(budget=16))
 def test_many_random_programs_python(shard, prog):
     check_program(prog, "python")
 
 
 @pytest.mark.exhaustive
-@pytest.mark.parametrize("shard", range(SLOW_NUMBA_SHARDS))
-@examples(SLOW_NUMBA_PER_SHARD)
+@pytest.mark.parametrize("shard", range(EXHAUSTIVE_NUMBA_SHARDS))
+@examples(EXHAUSTIVE_NUMBA_PER_SHARD)
 @given(prog=programs())
 def test_many_random_programs_numba(shard, prog):
     check_program(prog, "cpu")
