@@ -69,10 +69,6 @@ def test_write_into_result_of_function_with_early_return():
     """, X)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="cleanup simplifies `y + 0.0` (and `y * 1.0`) to `y`, so v becomes another "
-                          "name for y's array and the write y[1] = 5.0 changes v too: the compiled "
-                          "value is 5.52 where Python gives 0.52")
 def test_simplified_copy_is_an_alias_of_an_array_written_later():
     check("""
     def f(z):
@@ -83,9 +79,6 @@ def test_simplified_copy_is_an_alias_of_an_array_written_later():
     """, np.array([0.54, 0.04, 0.475]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="forward mode: the tangent of `v = 3.0 + y` is y_dot itself (v_dot = y_dot), "
-                          "and the write y[1] += v[2] then writes into y_dot in place, changing v_dot")
 def test_tangent_alias_of_an_array_written_later():
     check("""
     def f(z):

@@ -58,7 +58,6 @@ ENABLED = pg.STRAIGHT_LINE | pg.CONTROL_FLOW
 AVOID = frozenset({
     "self_slice_write",    # test_slice_write_of_the_array_itself
     "write_call_result",   # test_write_into_result_of_function_with_early_return
-    "write_aliased",       # test_tangent_alias_of_an_array_written_later
     "constant_condition",  # test_constant_condition_around_early_return_on_numba
 })
 

@@ -164,6 +164,8 @@ def _fold(name, args):
         x, y = (a.const_value() for a in args)
         v = x + y if name == "add" else x - y if name == "sub" else x * y
         return Sym(Const(v), args[0].type, args[0].builder)
+    if any(a.rank for a in args) and args[0].builder is not None and args[0].builder.role == "primal":
+        return None         # x + 0.0 on an array is a new array in Python: a later write must not reach x
     if name in ("mul", "add"):
         unit = 1 if name == "mul" else 0
         a, b = args

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 
 from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop, Var,
-                        Const, Function)
+                        Const, Function, walk)
 from ..ir.types import FLOAT
 from ..rules import table
 from ..rules.builder import Builder
@@ -24,6 +24,8 @@ class _Forward:
         self.b = Builder(types, names, role="tangent")
         self.live = varied(fn.body, wrt)
         self.dot_names: dict = {}
+        # when arrays are written in place, a tangent must not share another tangent's array
+        self.has_writes = any(isinstance(s, SetItem) for s in walk(fn.body))
 
     def dot(self, name) -> str:
         if name not in self.dot_names:
@@ -71,6 +73,9 @@ class _Forward:
             if t is None:
                 t = self.zeros_like(Var(s.target))
             out = b.sym(Var(s.target))
+            if self.has_writes and t.rank and isinstance(t.value, Var) and (
+                    t.value.name in self.dot_names.values() or not self.names.is_temp(t.value.name)):
+                t = b.op("copy", t)
             if prim.broadcasting and out.rank and (t.rank < out.rank or any(
                     tn is None and a.rank for a, tn in zip(args, tans))):
                 # an operand without a tangent may be what gives the result its shape
