@@ -16,7 +16,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import CompileError
-from .ir.types import Type, FLOAT
 from .rules.hand import prim
 
 REGISTRY: dict = {}            # key -> CustomDerivative
@@ -148,21 +147,8 @@ def custom_derivative(fn: Callable | None = None, *, example: Sequence | None = 
 
 # --- the primitive ---
 def _inline(b, pyfunc, args):
-    from .frontend.lower import Lowerer, check_signature
-    from .frontend.source import parse_function
-    parsed = parse_function(pyfunc)
-    check_signature(parsed)
-    params = [a.arg for a in parsed.tree.args.args]
-    if len(params) != len(args):
-        raise CompileError(f"{parsed.tree.name}() takes {len(params)} arguments, got {len(args)}",
-                           parsed.loc(parsed.tree))
-    lw = Lowerer(parsed, b.names, b.types)
-    lw.b = b
-    lw.env = dict(zip(params, args))
-    saved = b.loc
-    lw.lower_body(parsed.tree.body)
-    b.loc = saved
-    return lw.result
+    from .frontend.lower import lower_inlined
+    return lower_inlined(b, pyfunc, args)
 
 
 def _rule(p, which):

@@ -74,6 +74,8 @@ seeded `random.Random`, for reproducing a program from a number: `random_program
 """
 from __future__ import annotations
 
+import abc
+
 import ast
 import hashlib
 import importlib.util
@@ -143,11 +145,12 @@ MAX_ITERATIONS = 36     # most iterations of the innermost body of a loop nest
 
 # --- choosers ---------------------------------------------------------------------------------
 
-class Chooser:
+class Chooser(abc.ABC):
     """Every random decision of the generator. Lower numbers are simpler choices."""
 
+    @abc.abstractmethod
     def integer(self, lo: int, hi: int) -> int:
-        raise NotImplementedError
+        """An integer in [lo, hi]; the one source of randomness (a seeded RNG, or hypothesis)."""
 
     def maybe(self, p: float) -> bool:
         """True with probability p; shrinks to False."""
@@ -1211,7 +1214,7 @@ def programs(features=STRAIGHT_LINE, budget: int = 12, avoid=frozenset()):
 # --- the safety checks: an instrumented run -----------------------------------------------------
 
 class _Unsafe(Exception):
-    pass
+    """The instrumented run found the inputs too close to a kink, a tie or an overflow."""
 
 
 class Monitor:

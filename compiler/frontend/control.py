@@ -11,10 +11,9 @@ from __future__ import annotations
 import ast
 import copy
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..errors import CompileError
-from ..ir.nodes import If, For, While, Break, SetItem, Var, Const
+from ..ir.nodes import If, For, While, Break, SetItem, Var
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL, promote
 from ..rules.builder import Sym
 
@@ -141,8 +140,8 @@ class ControlFlow:
         if split:
             self.env = env0
             return ends[0] or ends[1]
+        self.b.loc = loc              # merged names are commented with the if they come from
         self.env = self.merge(env0, ends[0], ends[1], then_block, else_block, s)
-        self.b.loc = loc
         return True
 
     def merge(self, env0, env_a, env_b, block_a, block_b, node):
@@ -164,13 +163,10 @@ class ControlFlow:
     def merged_value(self, name, a, b, block_a, block_b, node):
         if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
             return tuple(self.merged_value(name, x, y, block_a, block_b, node) for x, y in zip(a, b))
-        if not (isinstance(a, Sym) and isinstance(b, Sym)) or isinstance(a.type, TupleType) \
-                or isinstance(b.type, TupleType):
-            if isinstance(a, Sym) and isinstance(b, Sym) and a.type == b.type:
-                pass
-            else:
-                self.error(node, f"{name!r} holds different kinds of values after the branches of this if",
-                           hint="give each kind of value its own name")
+        both_values = isinstance(a, Sym) and isinstance(b, Sym)
+        if not both_values or (isinstance(a.type, TupleType) and a.type != b.type):
+            self.error(node, f"{name!r} holds different kinds of values after the branches of this if",
+                       hint="give each kind of value its own name")
         ty = self.join_types(name, a.type, b.type, node)
         target = self.names.fresh(name, temp=False)
         for block, v in ((block_a, a), (block_b, b)):

@@ -10,8 +10,8 @@ import ast
 from dataclasses import dataclass
 
 from ..errors import CompileError
-from ..ir.nodes import Function, Return, Var, Const, SetItem
-from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
+from ..ir.nodes import Function, Return, Var, SetItem
+from ..ir.types import Type, TupleType
 from ..rules.builder import Builder, NameAllocator, Sym
 from .source import parse_function
 from .resolve import resolve, ModuleRef, FuncRef, UserFunc, Unsupported
@@ -51,6 +51,7 @@ class Lowerer(ControlFlow):
         self.returns: list = []      # ReturnPoint of each return lowered
         self.undefined: dict = {}    # name -> why it is not defined here
         self.enclosing_loops = 0     # loops around the call site, for an inlined function
+        self.call_stack = (parsed.pyfunc,)   # the functions being inlined, outermost first
 
     # --- errors ---
     def error(self, node, message, hint=""):
@@ -272,31 +273,37 @@ class Lowerer(ControlFlow):
 
     # --- user functions, inlined ---
     def inline(self, node, user: UserFunc, args):
-        stack = getattr(self, "call_stack", (self.parsed.pyfunc,))
+        stack = self.call_stack
         if user.pyfunc in stack:
             chain = " -> ".join(f.__name__ for f in stack + (user.pyfunc,))
             self.error(node, f"recursive calls are not supported ({chain})",
                        hint="write the recursion as a loop, e.g. with a while loop and an explicit stack array")
         if self.depth >= MAX_INLINE_DEPTH:
             self.error(node, f"calls are nested more than {MAX_INLINE_DEPTH} deep")
-        parsed = parse_function(user.pyfunc)
-        params = [a.arg for a in parsed.tree.args.args]
-        if len(params) != len(args):
-            self.error(node, f"{parsed.tree.name}() takes {len(params)} arguments, got {len(args)}")
-        sub = Lowerer(parsed, self.names, self.types, self.depth + 1)
-        sub.b = self.b
-        sub.stmts = self.b.stmts
-        sub.env = dict(zip(params, args))
-        sub.enclosing_loops = self.enclosing_loops + len(self.loops)
-        sub.call_stack = stack + (user.pyfunc,)
+        n_params = len(parse_function(user.pyfunc).tree.args.args)
+        if n_params != len(args):
+            self.error(node, f"{user.pyfunc.__name__}() takes {n_params} arguments, got {len(args)}")
         for a in args:
             if isinstance(a, Sym) and isinstance(a.value, Var):
                 self.b.pinned.add(a.value.name)     # bound to a parameter: keep its name
-        check_signature(parsed)
-        saved = self.b.loc
-        sub.lower_body(parsed.tree.body)
-        self.b.loc = saved
-        return sub.result
+        return lower_inlined(self.b, user.pyfunc, args, self.depth + 1,
+                             self.enclosing_loops + len(self.loops), stack)
+
+
+def lower_inlined(b: Builder, pyfunc, args, depth: int = 0, enclosing_loops: int = 0, call_stack: tuple = ()):
+    """Lower `pyfunc`'s body into `b`'s current block with its parameters bound to `args`; its
+    result (a Sym or a tuple). Calls and custom derivative rules are inlined this way."""
+    parsed, params = _parsed_with_params(pyfunc, len(args))
+    sub = Lowerer(parsed, b.names, b.types, depth)
+    sub.b = b
+    sub.stmts = b.stmts
+    sub.env = dict(zip(params, args))
+    sub.enclosing_loops = enclosing_loops
+    sub.call_stack = call_stack + (pyfunc,)
+    saved = b.loc
+    sub.lower_body(parsed.tree.body)
+    b.loc = saved
+    return sub.result
 
 
 def _constant_key(node):
@@ -355,15 +362,21 @@ def check_signature(parsed):
                            parsed.loc(parsed.tree), hint="pass every argument explicitly")
 
 
-def lower(pyfunc, specs) -> tuple[Function, object]:
-    """IR for `pyfunc` specialized to argument specs (Types, or ('tuple'|'dict', items) trees).
-    Returns the function and the structure of its result (a Sym or a tuple of Syms)."""
+def _parsed_with_params(pyfunc, n_args: int):
+    """The parsed function and its parameter names, checked against the number of arguments."""
     parsed = parse_function(pyfunc)
     check_signature(parsed)
     params = [a.arg for a in parsed.tree.args.args]
-    if len(params) != len(specs):
-        raise CompileError(f"{parsed.tree.name}() takes {len(params)} arguments, got {len(specs)}",
+    if len(params) != n_args:
+        raise CompileError(f"{parsed.tree.name}() takes {len(params)} arguments, got {n_args}",
                            parsed.loc(parsed.tree))
+    return parsed, params
+
+
+def lower(pyfunc, specs) -> tuple[Function, object]:
+    """IR for `pyfunc` specialized to argument specs (Types, or ('tuple'|'dict', items) trees).
+    Returns the function and the structure of its result (a Sym or a tuple of Syms)."""
+    parsed, params = _parsed_with_params(pyfunc, len(specs))
     names = NameAllocator(_all_names(parsed.tree))
     types: dict = {}
     lowerer = Lowerer(parsed, names, types)

@@ -1,6 +1,6 @@
 """The structured three-address IR that every pass reads and writes."""
 from .nodes import (Loc, Var, Const, Assign, SetItem, Return, If, For, While, Break, Continue,
-                    TapeNew, Push, Pop, Function, Value, Stmt, walk, operands, defines, blocks)
+                    TapeNew, Push, Pop, Function, Value, Stmt, walk, operands, blocks)
 from .types import Type, TupleType, FLOAT, INT, BOOL, scalar, array
 from .printer import format_function
 from .verify import verify

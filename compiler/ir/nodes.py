@@ -191,17 +191,6 @@ def operands(s) -> tuple:
     return ()
 
 
-def defines(s) -> tuple:
-    """The names a statement (not counting nested blocks) assigns."""
-    if isinstance(s, (Assign, Pop)):
-        return (s.target,)
-    if isinstance(s, For):
-        return (s.var,) + ((s.counter,) if s.counter else ())
-    if isinstance(s, While):
-        return (s.counter,) if s.counter else ()
-    return ()
-
-
 def blocks(s) -> list:
     """The statement lists nested directly in a statement."""
     if isinstance(s, If):

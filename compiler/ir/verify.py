@@ -2,7 +2,7 @@
 a known primitive, and typed functions have a type for every name."""
 from __future__ import annotations
 
-from .nodes import Assign, SetItem, Return, If, For, While, Var, Function, Pop, TapeNew, Push, operands, walk
+from .nodes import Assign, If, For, While, Var, Function, Pop, TapeNew, Push, operands, walk
 
 
 class IRError(AssertionError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 
-from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop, Var,
+from ..ir.nodes import (Assign, SetItem, Return, If, For, While, TapeNew, Push, Pop, Var,
                         Const, Function, walk)
 from ..ir.types import FLOAT
 from ..rules import table

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 
-from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop, Var,
+from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, TapeNew, Push, Pop, Var,
                         Const, Function, walk, operands, blocks)
 from ..ir.types import Type, FLOAT, INT
 from ..rules import table
@@ -51,7 +51,6 @@ class _Blocks:
         self.in_loop: dict = {}       # id(block) -> bool
         self.reversed: dict = {}      # id(primal block) -> reversed block
         self.primal: dict = {}        # id(primal block) -> primal block
-        self.loop_of: dict = {}       # id(loop body) -> the For/While
 
 
 def _index_blocks(stmts, in_loop, info: _Blocks):
@@ -59,7 +58,6 @@ def _index_blocks(stmts, in_loop, info: _Blocks):
     info.primal[id(stmts)] = stmts
     for s in stmts:
         if isinstance(s, (For, While)):
-            info.loop_of[id(s.body)] = s
             _index_blocks(s.body, True, info)
             _index_blocks(s.cond_body, True, info) if isinstance(s, While) else None
         elif isinstance(s, If):
@@ -67,9 +65,8 @@ def _index_blocks(stmts, in_loop, info: _Blocks):
             _index_blocks(s.orelse, in_loop, info)
 
 
-def _def_blocks(stmts, out: dict, block_id=None):
+def _def_blocks(stmts, out: dict):
     """name -> list of ids of the blocks that assign it."""
-    bid = id(stmts) if block_id is None else block_id
     for s in stmts:
         if isinstance(s, (Assign, Pop)):
             out.setdefault(s.target, []).append(id(stmts))
@@ -88,6 +85,13 @@ def _contained(stmts) -> set:
     return ids
 
 
+def _carried_in(loop, defs) -> set:
+    """Names a loop carries: assigned both inside its body and outside it."""
+    inside = _contained(loop.body)
+    return {name for name, homes in defs.items()
+            if any(h in inside for h in homes) and any(h not in inside for h in homes)}
+
+
 def _has_break(body) -> bool:
     for s in body:
         if isinstance(s, Break):
@@ -98,13 +102,11 @@ def _has_break(body) -> bool:
 
 
 class _Reverser:
-    def __init__(self, fn: Function, wrt, act, types, names, restore: set):
+    def __init__(self, fn: Function, act, types, names):
         self.fn = fn
-        self.wrt = wrt
         self.act = act
         self.types = types
         self.names = names
-        self.restore = restore            # arrays whose overwritten data must be put back
         self.b = Builder(types, names, role="adjoint")
         self.adj: dict = {}
         self.shared: set = set()
@@ -220,11 +222,7 @@ class _Reverser:
         return out
 
     def loop_body(self, loop) -> list:
-        inside = _contained(loop.body)
-        carried = {n for n in self.carried
-                   if any(h in inside for h in self.def_blocks.get(n, []))
-                   and any(h not in inside for h in self.def_blocks.get(n, []))}
-        self.carry_stack.append(carried)
+        self.carry_stack.append(_carried_in(loop, self.def_blocks))
         try:
             return self.nested(loop.body)
         finally:
@@ -258,11 +256,9 @@ class _Reverser:
         g = self.adj[s.target]
         args = [b.sym(a) for a in s.args]
         flags = [isinstance(a, Var) and a.name in self.act for a in s.args]
-        if not any(flags):
-            pass
-        elif s.op == "getitem" and flags[0] and args[0].rank and not any(a.rank for a in args[1:]):
+        if any(flags) and s.op == "getitem" and flags[0] and args[0].rank and not any(a.rank for a in args[1:]):
             self.scatter_add(args[0].value.name, s, g)
-        else:
+        elif any(flags):
             contribs = prim.vjp(b, g, b.sym(Var(s.target)), args, flags, dict(s.params))
             n_arrays = sum(1 for a in args if a.rank > 0)
             for a, c, flag in zip(args, contribs, flags):
@@ -358,15 +354,8 @@ def _prepare_primal(body, names, types, b: Builder):
 
 def _carried_names(stmts) -> set:
     """Names assigned both before a loop and inside it."""
-    out = set()
     defs = _def_blocks(stmts, {})
-    for s in walk(stmts):
-        if isinstance(s, (For, While)):
-            inside = _contained(s.body)
-            for name, homes in defs.items():
-                if any(h in inside for h in homes) and any(h not in inside for h in homes):
-                    out.add(name)
-    return out
+    return set().union(*(_carried_in(s, defs) for s in walk(stmts) if isinstance(s, (For, While))))
 
 
 def _view_groups(stmts, types=None) -> dict:
@@ -396,17 +385,13 @@ def _view_groups(stmts, types=None) -> dict:
     return out
 
 
-def _reads_of(stmts, value_only: bool) -> set:
+def _reads_of(stmts) -> set:
+    """Every name these statements read (the arrays they write into too)."""
     out = set()
     for s in walk(stmts):
-        if isinstance(s, Assign) and value_only and s.op in SHAPE_ONLY:
-            skip = SHAPE_ONLY[s.op]
-            out.update(a.name for i, a in enumerate(s.args) if isinstance(a, Var) and i not in skip)
-            continue
         if isinstance(s, SetItem):
             out.update(a.name for a in (s.value, *s.index_args) if isinstance(a, Var))
-            if not value_only:
-                out.add(s.target)
+            out.add(s.target)
             continue
         if isinstance(s, While):
             continue
@@ -415,7 +400,7 @@ def _reads_of(stmts, value_only: bool) -> set:
 
 
 def _build(fn: Function, outputs, wrt, seed, restore: set):
-    """One adjoint construction over a fresh copy of the primal."""
+    """The adjoint sweep of fn, built over a fresh copy of its primal sweep."""
     names = copy.deepcopy(fn.names)
     types = dict(fn.types)
     body = copy.deepcopy(fn.body[:-1])
@@ -424,9 +409,8 @@ def _build(fn: Function, outputs, wrt, seed, restore: set):
     _prepare_primal(body, names, types, b0)
     out = outputs[0]
     act = active_names(body, wrt, [out.name] if isinstance(out, Var) else [], types)
-    r = _Reverser(fn, wrt, act, types, names, restore)
+    r = _Reverser(fn, act, types, names)
     _index_blocks(body, False, r.info)
-    r.def_blocks = _def_blocks(body, {})
     r.carried = _carried_names(body)
     # writes that destroy data the adjoint sweep reads: save the old data first
     _insert_saves(body, restore, r, types, names)
@@ -538,7 +522,7 @@ def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: 
 def _record(r: _Reverser, body, adjoint, names, types) -> dict:
     """Tapes: each value the adjoint sweep reads that is computed inside a loop is pushed where it is
     computed and popped at the start of its block's reversal."""
-    needed = _reads_of(adjoint, value_only=False)
+    needed = _reads_of(adjoint)
     primal_defs = _def_blocks(body, {})
     info = r.info
     new = []
@@ -561,14 +545,14 @@ def _record(r: _Reverser, body, adjoint, names, types) -> dict:
         if not homes or name in r.fn.params:
             continue
         if name in r.carried:
-            loop = _innermost_loop(body, name, primal_defs)
+            loop = _loop_carrying(body, name, primal_defs)
             target_block, where = loop.body, -1   # at the top of the body: the value at the trip's start
             what = f"the value at the start of each trip of the loop at {_short(loop.loc)}"
         else:
             block_id, where = homes[0], None
             if len(set(homes)) > 1:
                 # a merged name: assigned in each branch of an if; record it after the if
-                block_id, where = _if_site(body, name, info)
+                block_id, where = _if_site(body, name)
                 if block_id is None:
                     continue
             if not info.in_loop.get(block_id):
@@ -619,7 +603,7 @@ def _carried_value_ok(name, block_id, r, body, defs) -> bool:
     adjoint sweep has put back an earlier trip's value)."""
     if name not in r.carried:
         return True
-    loop = _innermost_loop(body, name, defs)
+    loop = _loop_carrying(body, name, defs)
     return loop is not None and block_id in _contained(loop.body)
 
 
@@ -634,19 +618,18 @@ def _recomputable(stmt, types, written) -> bool:
     return ty is not None and ty.rank == 0
 
 
-def _innermost_loop(body, name, defs):
-    best = None
+def _loop_carrying(body, name, defs):
+    """The loop that carries `name` (lowering gives each loop its own carried names)."""
+    homes = defs.get(name, [])
     for s in walk(body):
         if isinstance(s, (For, While)):
             inside = _contained(s.body)
-            homes = defs.get(name, [])
             if any(h in inside for h in homes) and any(h not in inside for h in homes):
-                if best is None or id(s.body) in _contained(best.body):
-                    best = s
-    return best
+                return s
+    return None
 
 
-def _if_site(body, name, info):
+def _if_site(body, name):
     """The block and index of the if whose branches both assign `name`."""
     def go(stmts):
         for i, s in enumerate(stmts):
@@ -677,7 +660,7 @@ def _short(loc) -> str:
 
 def _final_values(values, tapes, restore, body, names, types, loc):
     """Copies of returned values that the adjoint sweep would change (popped, or restored in place)."""
-    stmts, mapping = [], {}
+    mapping = {}
     groups = _view_groups(body)
     b = Builder(types, names, loc=loc, role="primal")
 
