@@ -99,6 +99,7 @@ class _Transform:
             return "?"
 
     def run(self, args, extra=()):
+        args = with_defaults(self.pyfunc, args)
         compiled, specs, argnums, first = self.specialize(args)
         flat = [leaf for a in args for leaf in sp.leaves(a)] + list(extra)
         return sp.call_checked(compiled, flat, first), compiled, specs, argnums
@@ -106,6 +107,19 @@ class _Transform:
     def __call__(self, *args):
         out, compiled, specs, argnums = self.run(args)
         return out
+
+
+def with_defaults(pyfunc, args) -> tuple:
+    """`args` completed with the function's defaults for parameters left out at the end."""
+    defaults = getattr(pyfunc, "__defaults__", None) or ()
+    code = getattr(pyfunc, "__code__", None)
+    if code is None or len(args) >= code.co_argcount:
+        return tuple(args)
+    missing = code.co_argcount - len(args)
+    if missing > len(defaults):
+        names = code.co_varnames[len(args):code.co_argcount - len(defaults)]
+        raise TypeError(f"{pyfunc.__name__}() missing arguments: {', '.join(names)}")
+    return tuple(args) + tuple(defaults[len(defaults) - missing:])
 
 
 def _structure_grads(grads, specs, argnums, single):

@@ -208,3 +208,41 @@ def test_two_layer_mlp_cross_entropy_matches_check_grad_on_first_call():
     errors = ct.check_grad(mlp_cross_entropy, *params, X, Y, argnums=(0, 1, 2, 3))
     assert set(errors) == {"W1", "b1", "W2", "b2"}
     assert max(errors.values()) < 1e-6
+
+
+def _scaled(x, a=2.0, shift=(1.0, 0.5), power=2):
+    return a * x ** power + shift[0] - shift[1]
+
+
+def _calls_with_keywords(x, k=3.0):
+    return np.sum(_scaled(x, shift=(0.0, 1.0))) + _scaled(k, a=x[0])
+
+
+def _unknown_keyword(x):
+    return _scaled(x, b=1.0)
+
+
+def _array_default(x, w=np.ones(2)):
+    return np.sum(x * w)
+
+
+def _calls_array_default(x):
+    return _array_default(x)
+
+
+def test_called_functions_take_keywords_and_defaults():
+    x = np.array([1.0, 2.0])
+    assert _calls_with_keywords(x) == pytest.approx(ct.differentiable(_calls_with_keywords)(x))
+    gx, gk = ct.grad(_calls_with_keywords, argnums=(0, 1))(x, 3.0)
+    np.testing.assert_allclose(gx, [4.0 * 1.0 + 9.0, 4.0 * 2.0])
+    assert gk == pytest.approx(2.0 * 1.0 * 3.0)
+    np.testing.assert_allclose(ct.grad(_calls_with_keywords)(x), gx)     # k from its default
+    errors = ct.check_grad(_calls_with_keywords, x, 3.0, argnums=(0, 1))
+    assert max(errors.values()) < 1e-7
+
+
+def test_bad_keywords_and_array_defaults_are_compile_errors():
+    with pytest.raises(ct.CompileError, match="has no parameter 'b'"):
+        ct.grad(_unknown_keyword)(np.ones(2))
+    with pytest.raises(ct.CompileError, match="default of _array_default"):
+        ct.grad(_calls_array_default)(np.ones(2))

@@ -129,16 +129,55 @@ def call(lw, e):
         target = lw.expr(f)
     if isinstance(target, CustomRef):
         from ..custom import lower_call
-        if e.keywords:
-            lw.error(e, "keyword arguments to user functions are not supported yet")
-        return lower_call(lw, e, target.custom, [lw.expr(a) for a in e.args])
+        return lower_call(lw, e, target.custom, user_call_args(lw, e, target.custom.pyfunc))
     if isinstance(target, UserFunc):
-        if e.keywords:
-            lw.error(e, "keyword arguments to user functions are not supported yet")
-        return lw.inline(e, target, [lw.expr(a) for a in e.args])
+        return lw.inline(e, target, user_call_args(lw, e, target.pyfunc))
     if not isinstance(target, FuncRef):
         lw.error(e, f"{ast.unparse(f)} is not a function cotangent knows")
     return call_function(lw, e, target)
+
+
+def user_call_args(lw, e, pyfunc) -> list:
+    """The values bound to each parameter of a called user function: positional arguments, then
+    keywords, then the function's defaults (constants: numbers, bools, None, tuples of them)."""
+    from .source import parse_function
+    tree = parse_function(pyfunc).tree
+    params = [a.arg for a in tree.args.args]
+    fname = pyfunc.__name__
+    for a in e.args:
+        if isinstance(a, ast.Starred):
+            lw.error(e, "*args in calls is not supported")
+    if len(e.args) > len(params):
+        lw.error(e, f"{fname}() takes {len(params)} arguments, got {len(e.args)}")
+    bound: dict = dict(zip(params, e.args))
+    for kw in e.keywords:
+        if kw.arg is None:
+            lw.error(e, "**kwargs in calls is not supported")
+        if kw.arg not in params:
+            lw.error(e, f"{fname}() has no parameter {kw.arg!r}", hint=f"its parameters: {', '.join(params)}")
+        if kw.arg in bound:
+            lw.error(e, f"{fname}() got two values for {kw.arg!r}")
+        bound[kw.arg] = kw.value
+    defaults = dict(zip(params[len(params) - len(pyfunc.__defaults__ or ()):], pyfunc.__defaults__ or ()))
+    values = []
+    for p in params:
+        if p in bound:
+            values.append(lw.expr(bound[p]))
+        elif p in defaults:
+            values.append(lw.expr(_default_node(lw, e, fname, p, defaults[p])))
+        else:
+            lw.error(e, f"{fname}() needs the argument {p!r}")
+    return values
+
+
+def _default_node(lw, e, fname, param, value):
+    """A default value as the AST of a constant, so it lowers like a literal written at the call."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return ast.copy_location(ast.Constant(value), e)
+    if isinstance(value, tuple):
+        return ast.copy_location(ast.Tuple([_default_node(lw, e, fname, param, v) for v in value], ast.Load()), e)
+    lw.error(e, f"the default of {fname}()'s parameter {param!r} is {type(value).__name__}",
+             hint="defaults must be numbers, bools, None or tuples of them; pass arrays explicitly")
 
 
 def call_function(lw, e, ref: FuncRef):

@@ -357,9 +357,9 @@ _HINTS = {
 
 def check_signature(parsed):
     a = parsed.tree.args
-    if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
-        raise CompileError("only plain positional parameters are supported (no defaults, *args or **kwargs)",
-                           parsed.loc(parsed.tree), hint="pass every argument explicitly")
+    if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
+        raise CompileError("only plain parameters are supported (no *args, **kwargs or keyword-only ones)",
+                           parsed.loc(parsed.tree), hint="pass every argument by position or by name")
 
 
 def _parsed_with_params(pyfunc, n_args: int):
