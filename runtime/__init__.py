@@ -1,1 +1,9 @@
-"""Layers, losses, initializers, optimizers and the training loop, built on generated gradients."""
+"""Layers, losses, initializers, optimizers and the training loop, built on generated gradients.
+
+Nothing here writes a derivative by hand: every gradient comes from cotangent compiling the model's
+source, which `Model.source("grad")` prints."""
+from . import activations, losses, initializers
+from .params import ParamBuffer, ParamSpec
+from .layers import *  # noqa: F401,F403  (the layer classes and their functions)
+from .layers import __all__ as _layer_names
+from .model import Model, Sequential, StepResult

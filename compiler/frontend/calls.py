@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import math
 
+from ..ir.nodes import Const
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
 from ..rules.builder import Sym
 from .resolve import ModuleRef, FuncRef, UserFunc, CustomRef
@@ -59,11 +60,27 @@ def static(lw, node, what):
     if node is None:
         return None
     try:
-        v = ast.literal_eval(node)
+        return ast.literal_eval(node)
     except ValueError:
-        lw.error(node, f"{what} must be a constant written in the source",
-                 hint="write it as a literal, e.g. axis=0")
-    return v
+        pass
+    if isinstance(node, ast.Name):      # a parameter of a called function, bound to a constant
+        v = _constant_of(lw.lookup(node.id, node))
+        if v is not _NOT_CONSTANT:
+            return v
+    lw.error(node, f"{what} must be a constant written in the source",
+             hint="write it as a literal, e.g. axis=0, or pass a literal to the function's parameter")
+
+
+_NOT_CONSTANT = object()
+
+
+def _constant_of(v):
+    if isinstance(v, Sym) and isinstance(v.value, Const):
+        return v.value.value
+    if isinstance(v, tuple):
+        items = tuple(_constant_of(x) for x in v)
+        return _NOT_CONSTANT if _NOT_CONSTANT in items else items
+    return _NOT_CONSTANT
 
 
 def axis_of(lw, node, rank, what="axis"):

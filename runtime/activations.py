@@ -1,0 +1,74 @@
+"""Activation functions, each a plain differentiable function: cotangent derives their gradients.
+
+They are written so that every intermediate stays finite for any float input (softplus, softmax and
+log-softmax subtract a maximum before exponentiating), which keeps both values and gradients exact
+far out in the tails."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), computed from exp(-|x|) so it never overflows."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def tanh(x):
+    return np.tanh(x)
+
+
+def relu(x):
+    return np.maximum(x, 0.0)
+
+
+def leaky_relu(x, alpha=0.01):
+    return np.where(x > 0.0, x, alpha * x)
+
+
+def elu(x, alpha=1.0):
+    """x for x > 0, alpha (e^x - 1) otherwise (expm1 of min(x, 0): no overflow on the unused side)."""
+    return np.where(x > 0.0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+
+def softplus(x):
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|)."""
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def softsign(x):
+    return x / (1.0 + np.abs(x))
+
+
+def arctan(x):
+    return np.arctan(x)
+
+
+def identity(x):
+    return x
+
+
+def softmax(x, axis=-1):
+    """exp(x) normalized along `axis`, after subtracting the maximum."""
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return z / np.sum(z, axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1):
+    """x - logsumexp(x) along `axis`, computed from the shifted values."""
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+ACTIVATIONS = {f.__name__: f for f in (sigmoid, tanh, relu, leaky_relu, elu, softplus, softsign, arctan,
+                                        identity, softmax, log_softmax)}
+
+
+def get(name):
+    """The activation function called `name` (a function passes through unchanged)."""
+    if callable(name):
+        return name
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose from {', '.join(sorted(ACTIVATIONS))}") from None
