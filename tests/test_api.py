@@ -246,3 +246,22 @@ def test_bad_keywords_and_array_defaults_are_compile_errors():
         ct.grad(_unknown_keyword)(np.ones(2))
     with pytest.raises(ct.CompileError, match="default of _array_default"):
         ct.grad(_calls_array_default)(np.ones(2))
+
+
+import cotangent.runtime.activations as _acts  # noqa: E402  (a user module whose functions are called)
+
+
+def _through_a_module(x):
+    return np.sum(_acts.softplus(x)) + _acts.sigmoid(x[0])
+
+
+def _missing_module_function(x):
+    return np.sum(_acts.swish(x))
+
+
+def test_functions_are_called_through_modules():
+    x = np.array([0.3, -1.2, 2.0])
+    assert ct.differentiable(_through_a_module)(x) == pytest.approx(np.sum(np.log1p(np.exp(x))) + 1 / (1 + np.exp(-0.3)))
+    assert max(ct.check_grad(_through_a_module, x).values()) < 1e-7
+    with pytest.raises(ct.CompileError, match="has no attribute 'swish'"):
+        ct.grad(_missing_module_function)(x)

@@ -10,7 +10,8 @@ import math
 from ..ir.nodes import Const
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
 from ..rules.builder import Sym
-from .resolve import ModuleRef, FuncRef, UserFunc, CustomRef
+from . import resolve as _resolve
+from .resolve import ModuleRef, FuncRef, UserFunc, UserModule, CustomRef, Unsupported
 
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow",
           ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.MatMult: "matmul"}
@@ -140,6 +141,8 @@ def call(lw, e):
             return method(lw, e, base, f.attr)
         if isinstance(base, ModuleRef):
             target = module_attribute(lw, f, base, f.attr)
+        elif isinstance(base, UserModule):
+            target = user_module_attribute(lw, f, base, f.attr)
         else:
             lw.error(e, f"cannot call .{f.attr} on {type(base).__name__}")
     else:
@@ -522,6 +525,18 @@ def module_attribute(lw, e, mod, attr):
         lw.error(e, "random numbers inside a differentiated function are not supported",
                  hint="draw them outside and pass them as an argument")
     return FuncRef(mod.name, attr)     # a function or dtype; calls check that they know it
+
+
+def user_module_attribute(lw, e, mod, attr):
+    """`mod.attr` for a module other than numpy and math: a function, a submodule or a number."""
+    ref = _resolve.module_attribute(mod, attr)
+    if ref is None:
+        lw.error(e, f"module {mod.module.__name__!r} has no attribute {attr!r}")
+    if isinstance(ref, Unsupported):
+        lw.error(e, f"{ref.what} cannot be used in a differentiable function", hint=ref.hint)
+    if isinstance(ref, (bool, int, float)):
+        return lw.b.const(ref)
+    return ref
 
 
 # --- indexing ---

@@ -14,7 +14,7 @@ from ..ir.nodes import Function, Return, Var, SetItem
 from ..ir.types import Type, TupleType
 from ..rules.builder import Builder, NameAllocator, Sym
 from .source import parse_function
-from .resolve import resolve, ModuleRef, FuncRef, UserFunc, Unsupported
+from .resolve import resolve, ModuleRef, FuncRef, UserFunc, UserModule, Unsupported
 from . import calls
 from .control import ControlFlow
 
@@ -242,6 +242,8 @@ class Lowerer(ControlFlow):
         base = self.expr(e.value)
         if isinstance(base, ModuleRef):
             return calls.module_attribute(self, e, base, e.attr)
+        if isinstance(base, UserModule):
+            return calls.user_module_attribute(self, e, base, e.attr)
         if isinstance(base, Sym):
             return calls.array_attribute(self, e, base, e.attr)
         self.error(e, f"attribute .{e.attr} of {_kind_of(base)} is not supported")

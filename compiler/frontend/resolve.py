@@ -16,6 +16,12 @@ class ModuleRef:
 
 
 @dataclass(frozen=True)
+class UserModule:
+    """A module of the user's (or of cotangent.runtime): its functions can be called as mod.f(...)."""
+    module: types.ModuleType
+
+
+@dataclass(frozen=True)
 class FuncRef:
     module: str              # "np", "np.linalg", "math" or "builtins"
     name: str
@@ -84,11 +90,18 @@ def resolve(name: str, pyfunc):
     return classify(value, name)
 
 
+def module_attribute(mod: UserModule, attr: str):
+    """What `mod.attr` means, classified like a global name; None if the module has no such name."""
+    if not hasattr(mod.module, attr):
+        return None
+    return classify(getattr(mod.module, attr), f"{mod.module.__name__}.{attr}")
+
+
 def classify(value, name: str):
     if isinstance(value, types.ModuleType):
         if id(value) in MODULES:
             return ModuleRef(MODULES[id(value)])
-        return Unsupported(f"module {value.__name__!r}", "only numpy and math are supported")
+        return UserModule(value)
     if isinstance(value, (bool, int, float, np.floating, np.integer)) and not isinstance(value, np.ndarray):
         return value.item() if isinstance(value, np.generic) else value
     if id(value) in _INDEX:
