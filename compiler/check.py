@@ -49,10 +49,13 @@ def _leaves_of(g, x):
 
 
 def check_grad(f: Callable, *args, argnums: int | Sequence[int] | None = None, rtol: float = 1e-6,
-               atol: float = 1e-8, modes: Sequence[str] = ("reverse", "forward")) -> dict:
+               atol: float = 1e-8, modes: Sequence[str] = ("reverse", "forward"), has_aux: bool = False) -> dict:
     """Compare f's reverse-mode gradient with central differences, and forward mode (a JVP along a
     random direction) with reverse mode. Raises AssertionError naming the argument and index of
-    the worst mismatch; returns {argument name: worst relative error}."""
+    the worst mismatch; returns {argument name: worst relative error}. With has_aux, f returns
+    (value, aux...) and only the value is checked."""
+    if has_aux:
+        f = ct_first_output(f)
     pyfunc, _ = api._unwrap(f)
     if argnums is None:
         argnums = tuple(i for i, a in enumerate(args) if _float_leaf_paths(a))
@@ -100,6 +103,22 @@ def check_grad(f: Callable, *args, argnums: int | Sequence[int] | None = None, r
     if "forward" in modes:
         _check_forward(f, args, nums, grads, rng, names, pyfunc, rtol, atol, scale)
     return report
+
+
+def ct_first_output(f) -> "api.Differentiable":
+    """A function returning f(...)[0], compiled for f's target: the value of a has_aux function."""
+    import linecache
+    pyfunc, target = api._unwrap(f)
+    params = list(pyfunc.__code__.co_varnames[:pyfunc.__code__.co_argcount])
+    name = pyfunc.__name__
+    filename = f"<cotangent value of {pyfunc.__module__}.{name}>"
+    source = f"def {name}_value({', '.join(params)}):\n    return {name}({', '.join(params)})[0]\n"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {name: pyfunc}
+    exec(compile(source, filename, "exec"), namespace)
+    fn = namespace[f"{name}_value"]
+    fn.__module__ = pyfunc.__module__
+    return api.Differentiable(fn, target)
 
 
 def _target(f):

@@ -6,4 +6,6 @@ from . import activations, losses, initializers
 from .params import ParamBuffer, ParamSpec
 from .layers import *  # noqa: F401,F403  (the layer classes and their functions)
 from .layers import __all__ as _layer_names
-from .model import Model, Sequential, StepResult
+from .model import Model, Sequential, FunctionModel, StepResult
+from .history import History
+from .training import fit, evaluate, EarlyStopping, minibatches, split
