@@ -76,6 +76,22 @@ class Model:
                 layer.update_state(self.state, batch_stats)
         return StepResult(float(loss), outputs, grad)
 
+    def compile(self, inputs, target: np.ndarray, verbose: bool = False) -> float:
+        """Compile the training gradient and the test-mode functions for these argument types
+        (a no-op when they are compiled or in the disk cache); returns the seconds it took."""
+        import time
+        start = time.perf_counter()
+        inputs = tuple(a[:1] for a in self._inputs(inputs))
+        if verbose:
+            print(f"compiling model {self.name} ...", end=" ", flush=True)
+        self.loss_and_grad(inputs, target[:1], np.random.default_rng(0), update_state=False)
+        self.loss(inputs, target[:1])
+        self.predict(inputs)
+        seconds = time.perf_counter() - start
+        if verbose:
+            print(f"{seconds:.1f} s", flush=True)
+        return seconds
+
     def loss(self, inputs, target: np.ndarray) -> float:
         """Test-mode loss (running statistics, no dropout), including regularization."""
         return float(self._loss(self.params.data, *self._inputs(inputs), target, *self._test_state()))

@@ -119,6 +119,7 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
                     {k: np.array(ck.meta[f"best/state/{k}"]) for k in model.state})
 
     (train_inputs, train_targets) = train
+    model.compile(train_inputs, train_targets, verbose=progress)
     n = len(train_targets)
     n_batches = -(-n // batch_size)
     bar = _progress_bar(progress, total=(epochs - start_epoch) * n_batches, desc=model.name)
