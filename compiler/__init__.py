@@ -4,7 +4,8 @@ from .errors import CompileError
 from .api import differentiable, grad, value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, hvp, source, ir
 from .check import check_grad
 from .custom import custom_derivative, CustomDerivative
+from .batching import vmap
 
 __all__ = ["differentiable", "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp",
-           "source", "ir", "check_grad", "custom_derivative", "CustomDerivative",
+           "source", "ir", "check_grad", "vmap", "custom_derivative", "CustomDerivative",
            "CompileError", "config", "__version__"]

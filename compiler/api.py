@@ -145,6 +145,8 @@ def _count_float_leaves(specs, argnums):
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """f's value and its gradient with respect to the arguments in `argnums` (JAX's conventions:
     an int gives one gradient, a tuple a tuple; with has_aux, f returns (value, aux))."""
+    if hasattr(f, "batched_value_and_grad"):        # a ct.vmap: its own compiled batch loop
+        return f.batched_value_and_grad(argnums, has_aux)
     pyfunc, target = _unwrap(f)
     t = _Transform(pyfunc, "grad", _argnums(argnums), has_aux, target)
 
@@ -159,6 +161,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         return value, structured
 
     value_and_grad_f._cotangent = t
+    value_and_grad_f._returns_value, value_and_grad_f._single_argnum = True, isinstance(argnums, int)
     return value_and_grad_f
 
 
@@ -172,6 +175,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
         return (g, value[1]) if has_aux else g
 
     grad_f._cotangent = vg._cotangent
+    grad_f._returns_value, grad_f._single_argnum = False, isinstance(argnums, int)
     return grad_f
 
 
@@ -241,6 +245,8 @@ def _block(block, shape: tuple):
 
 
 def _jacobian(f, argnums, mode: str) -> Callable:
+    if hasattr(f, "batched_jacobian"):              # a ct.vmap: per-sample gradients
+        return f.batched_jacobian(argnums, mode)
     pyfunc, target = _unwrap(f)
     t = _Transform(pyfunc, mode, _argnums(argnums), False, target)
     single = isinstance(argnums, int)

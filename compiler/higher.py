@@ -13,6 +13,7 @@ from typing import Callable
 from .ir.nodes import Function
 from .transforms.reverse import reverse
 from .transforms.forward import forward
+from .backends.buffers import fresh as _fresh
 
 
 def hvp_function(fn: Function, values: tuple, wrt: list) -> Function:
@@ -48,15 +49,6 @@ class Driver:
     name: str
     functions: list      # IR functions printed before the driver (the inner one last)
     text: Callable       # decorator -> the driver's source
-
-
-def _fresh(taken: set, base: str) -> str:
-    name, n = base, 0
-    while name in taken:
-        n += 1
-        name = f"{base}_{n}"
-    taken.add(name)
-    return name
 
 
 def _returned_item(index: int, count: int) -> str:

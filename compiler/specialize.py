@@ -140,6 +140,23 @@ def _display_name(pyfunc) -> str:
 
 
 def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str) -> Compiled:
+    fn, out_fn, driver = transform_ir(pyfunc, specs, mode, wrt_args, has_aux)
+    if driver is not None:
+        return _load_driver(pyfunc, fn, mode, driver, target)
+    header = _header(pyfunc, fn, mode)
+    src_py, locmap = module_source([out_fn], "python", header)
+    py_module = loader.load(src_py, out_fn.name)
+    python_run = getattr(py_module, out_fn.name)
+    if target == "python":
+        return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, locmap)
+    src, nb_locmap = module_source([out_fn], "cpu", header)
+    module = loader.load(src, out_fn.name)
+    return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn, locmap)
+
+
+def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool) -> tuple:
+    """(the lowered function, its transformed IR, the driver of a Jacobian or Hessian or None):
+    everything but printing and loading, so other backends can print the same IR."""
     fn, result = lower(pyfunc, specs)
     driver = None
     outs = result if isinstance(result, tuple) else (result,)
@@ -189,17 +206,7 @@ def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, 
     else:
         raise ValueError(mode)
     out_fn.doc = _docline(pyfunc, {"jacfwd": "jvp", "jacrev": "vjp", "hessian": "hvp"}.get(mode, mode), wrt)
-    if driver is not None:
-        return _load_driver(pyfunc, fn, mode, driver, target)
-    header = _header(pyfunc, fn, mode)
-    src_py, locmap = module_source([out_fn], "python", header)
-    py_module = loader.load(src_py, out_fn.name)
-    python_run = getattr(py_module, out_fn.name)
-    if target == "python":
-        return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, locmap)
-    src, nb_locmap = module_source([out_fn], "cpu", header)
-    module = loader.load(src, out_fn.name)
-    return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn, locmap)
+    return fn, out_fn, driver
 
 
 def _header(pyfunc, fn, mode) -> str:

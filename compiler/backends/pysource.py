@@ -94,26 +94,27 @@ def _comment(s, previous) -> str:
     return f"# {loc.short()}  {loc.text.strip()}"
 
 
-def _block(fn: Function, stmts, depth: int, rows: list, previous=None):
-    """Rows of (indent, code, comment, loc) for a block; nested blocks are indented."""
+def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=statement_code):
+    """Rows of (indent, code, comment, loc) for a block; nested blocks are indented. `code` prints
+    one simple statement (the CUDA backend passes its own)."""
     for s in stmts:
         comment = _comment(s, previous)
         previous = (s.loc.filename, s.loc.line, s.role) if s.loc else previous
         if isinstance(s, If):
             rows.append((depth, f"if {value_text(s.cond)}:", comment, s.loc))
-            _block(fn, s.body or [], depth + 1, rows, previous)
+            _block(fn, s.body or [], depth + 1, rows, previous, code)
             if not s.body:
                 rows.append((depth + 1, "pass", "", None))
             if s.orelse:
                 rows.append((depth, "else:", "", None))
-                _block(fn, s.orelse, depth + 1, rows, previous)
+                _block(fn, s.orelse, depth + 1, rows, previous, code)
         elif isinstance(s, For):
             if s.counter:
                 rows.append((depth, f"{s.counter} = 0", "# trips run, for the adjoint sweep", s.loc))
             rows.append((depth, f"for {s.var} in {_range_text(s)}:", comment, s.loc))
             if s.counter:
                 rows.append((depth + 1, f"{s.counter} += 1", "", None))
-            _block(fn, s.body, depth + 1, rows, previous)
+            _block(fn, s.body, depth + 1, rows, previous, code)
             if not s.body and not s.counter:
                 rows.append((depth + 1, "pass", "", None))
         elif isinstance(s, While):
@@ -122,26 +123,26 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None):
             single = len(s.cond_body) == 1 and isinstance(s.cond_body[0], Assign) \
                 and isinstance(s.cond, Var) and s.cond_body[0].target == s.cond.name
             if single:
-                test = statement_code(fn, s.cond_body[0]).split(" = ", 1)[1]
+                test = code(fn, s.cond_body[0]).split(" = ", 1)[1]
                 rows.append((depth, f"while {test}:", comment, s.loc))
             elif not s.cond_body:
                 rows.append((depth, f"while {value_text(s.cond)}:", comment, s.loc))
             else:
                 rows.append((depth, "while True:", comment, s.loc))
-                _block(fn, s.cond_body, depth + 1, rows, previous)
+                _block(fn, s.cond_body, depth + 1, rows, previous, code)
                 rows.append((depth + 1, f"if not {value_text(s.cond)}:", "", None))
                 rows.append((depth + 2, "break", "", None))
             if s.counter:
                 rows.append((depth + 1, f"{s.counter} += 1", "", None))
-            _block(fn, s.body, depth + 1, rows, previous)
+            _block(fn, s.body, depth + 1, rows, previous, code)
             if not s.body and not s.counter:
                 rows.append((depth + 1, "pass", "", None))
         else:
-            rows.append((depth, statement_code(fn, s), comment, s.loc))
+            rows.append((depth, code(fn, s), comment, s.loc))
     return rows
 
 
-def function_source(fn: Function, decorator: str = "") -> tuple[list, dict]:
+def function_source(fn: Function, decorator: str = "", code=statement_code) -> tuple[list, dict]:
     """Lines of one function and a map from line index (0-based) to the statement's location."""
     lines = []
     if decorator:
@@ -149,7 +150,7 @@ def function_source(fn: Function, decorator: str = "") -> tuple[list, dict]:
     lines.append(f"def {fn.name}({', '.join(fn.params)}):")
     if fn.doc:
         lines.append(f'    """{fn.doc}"""')
-    rows = _block(fn, fn.body, 1, [])
+    rows = _block(fn, fn.body, 1, [], code=code)
     locmap = {}
     width = min(max((4 * d + len(c) for d, c, _, _ in rows), default=0), 4 + COMMENT_COLUMN)
     for depth, code, comment, loc in rows:

@@ -1,0 +1,173 @@
+"""The per-sample function in buffer form: it allocates nothing, so a batch loop can call it from
+many CPU threads, and CUDA can run it as a device function.
+
+Generated code allocates in three places, and each becomes something the caller owns:
+- a returned array (a gradient, or an output the function fills element by element) becomes a
+  buffer parameter, zeroed by the caller; its constructor line is dropped;
+- a returned number is added into a one-element buffer (`value_out[0] += value`);
+- a tape (a stack of numbers the adjoint sweep reads back) becomes a row of a scratch array
+  `tapes[k, :]` with an index that counts pushes. When a tape is full the push is skipped and
+  `tape_need[0]` records the length it needed; the caller then runs the batch again with longer
+  tapes.
+
+What cannot be put in this form (arrays made and used inside the function, tapes of arrays) is a
+CompileError that names the construct and its line; the CPU target then uses the allocating form."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from ..errors import CompileError
+from ..ir.nodes import Assign, SetItem, Return, Var, Function, TapeNew, Push, Pop, walk, operands
+from ..ir.types import Type, TupleType
+from .pysource import statement_code, value_text, function_source, _type_of
+
+CONSTRUCTORS = ("zeros", "zeros_like", "empty", "empty_like")
+
+
+@dataclass
+class Buffered:
+    """A per-sample function in buffer form and what its caller must pass."""
+    fn: Function               # the function to print (params extended, buffer constructors dropped)
+    outputs: list              # per returned value: (parameter name, rank)
+    tapes: list                # tape names, in row order
+    tape_params: tuple = ()    # ("tapes", "tape_need") names, when there are tapes
+    notes: dict = field(default_factory=dict)
+
+
+def fresh(taken: set, base: str) -> str:
+    """`base`, or `base_1`, `base_2`, ... whichever is not taken yet (and take it)."""
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
+def _unsupported(what: str, loc, hint: str = "") -> CompileError:
+    return CompileError(f"{what}: per-sample code run as a batch must not allocate", loc,
+                        hint=hint or "work on numbers: read elements of the arguments and accumulate "
+                                     "in scalars and loops (write into arrays only to fill a returned one)")
+
+
+def buffer_form(out_fn: Function, summed: list) -> Buffered:
+    """`out_fn` rewritten to write its returned values into caller-owned buffers. `summed[j]`
+    says whether returned value j is added up over several samples (then it may only be added
+    into, never overwritten or read)."""
+    ret = out_fn.body[-1]
+    if not isinstance(ret, Return):
+        raise CompileError(f"{out_fn.name} does not end in a return")
+    flat = [v for group in ret.values for v in (group if isinstance(group, tuple) else (group,))]
+    taken = set(out_fn.types) | set(out_fn.params)
+    buffers, outputs = {}, []
+    for v, add_up in zip(flat, summed):
+        t = _type_of(out_fn, v)
+        if t.rank == 0:
+            base = v.name if isinstance(v, Var) else "value"
+            outputs.append((fresh(taken, f"{base}_out"), 0))
+            continue
+        if not isinstance(v, Var) or v.name in out_fn.params or v.name in buffers:
+            raise _unsupported("returning an argument, or one array twice", ret.loc)
+        buffers[v.name] = add_up
+        outputs.append((v.name, t.rank))
+    made = {}
+    tapes = []
+    for s in walk(out_fn.body):
+        if isinstance(s, Assign):
+            t = out_fn.types.get(s.target)
+            if s.target in buffers:
+                if s.op not in CONSTRUCTORS or s.target in made:
+                    raise _unsupported(f"the returned array {s.target} is computed by whole-array "
+                                       f"operations ({s.op})", s.loc)
+                made[s.target] = s
+            elif isinstance(t, Type) and t.rank > 0:
+                raise _unsupported(f"{s.op} makes an array ({s.target})", s.loc)
+            for a in s.args:
+                if isinstance(a, Var) and a.name in buffers and not (s.op == "getitem" and not buffers[a.name]):
+                    raise _unsupported(f"the returned array {a.name} is read by {s.op}", s.loc)
+        elif isinstance(s, SetItem):
+            if s.target not in buffers:
+                raise _unsupported(f"writing into {s.target}, an array the function made", s.loc)
+            if buffers[s.target] and s.op != "add":
+                raise _unsupported(f"{s.target} is summed over the batch, so it can only be added into "
+                                   f"(+=), not overwritten", s.loc)
+        elif isinstance(s, TapeNew):
+            tapes.append(s.tape)
+        elif isinstance(s, Push):
+            t = _type_of(out_fn, s.value)
+            if not isinstance(t, Type) or t.rank:
+                raise _unsupported(f"the adjoint sweep needs a tape of arrays ({s.tape}) here", s.loc,
+                                   hint="write the loop body with numbers, so its tape holds numbers")
+        else:
+            for a in operands(s):
+                if isinstance(a, Var) and a.name in buffers and not isinstance(s, Return):
+                    raise _unsupported(f"the returned array {a.name} is used as a whole", s.loc)
+    fn = copy.copy(out_fn)
+    fn.body = _without(out_fn.body, list(made.values()))
+    tape_params = (fresh(taken, "tapes"), fresh(taken, "tape_need")) if tapes else ()
+    fn.params = list(out_fn.params) + [name for name, rank in outputs if rank == 0 or name in buffers] + list(tape_params)
+    fn.types = dict(out_fn.types)
+    counters = {tape: fresh(taken, f"{tape}_n") for tape in tapes}
+    return Buffered(fn, outputs, tapes, tape_params, {"counters": counters, "flat": flat})
+
+
+def _without(stmts: list, drop: list) -> list:
+    """A copy of a statement list without the given statements (nested blocks copied too)."""
+    out = []
+    for s in stmts:
+        if any(s is d for d in drop):
+            continue
+        s = copy.copy(s)
+        for attr in ("body", "orelse", "cond_body"):
+            if getattr(s, attr, None) is not None:
+                setattr(s, attr, _without(getattr(s, attr), drop))
+        out.append(s)
+    return out
+
+
+def printer(b: Buffered, assign_code=statement_code, tape_full: str = "") -> callable:
+    """The statement printer of the buffer form. `assign_code` prints assignments (the CUDA
+    backend maps NumPy calls to `math`); `tape_full` is the line that records a full tape
+    (`{need}` is the length needed)."""
+    counters = b.notes["counters"]
+    row = {tape: k for k, tape in enumerate(b.tapes)}
+    tapes, need = b.tape_params or ("", "")
+
+    def code(fn: Function, s) -> str:
+        if isinstance(s, TapeNew):
+            return f"{counters[s.tape]} = 0"
+        if isinstance(s, Push):
+            n = counters[s.tape]
+            full = tape_full.format(need=f"{n} + 1", tape_need=need)
+            return (f"if {n} < {tapes}.shape[1]:\n    {tapes}[{row[s.tape]}, {n}] = {value_text(s.value)}\n"
+                    f"else:\n    {full}\n{n} += 1")
+        if isinstance(s, Pop):
+            n = counters[s.tape]
+            t = fn.types[s.target]
+            read = f"{tapes}[{row[s.tape]}, min({n}, {tapes}.shape[1] - 1)]"
+            cast = {"int": f"int({read})", "bool": f"{read} != 0.0"}.get(t.kind, read)
+            return f"{n} -= 1\n{s.target} = {cast}"
+        if isinstance(s, Return):
+            lines = [f"{name}[0] += {value_text(v)}" for (name, rank), v in zip(b.outputs, b.notes["flat"])
+                     if rank == 0]
+            return "\n".join(lines + ["return"])
+        if isinstance(s, Assign):
+            return assign_code(fn, s)
+        return statement_code(fn, s)
+
+    return code
+
+
+def source_lines(b: Buffered, decorator: str, code) -> tuple[list, dict]:
+    """The function's lines; statements printed on several lines are indented like their first."""
+    lines, locmap = function_source(b.fn, decorator, code)
+    out, outmap = [], {}
+    for k, line in enumerate(lines):
+        head, *rest = line.split("\n")
+        indent = head[:len(head) - len(head.lstrip())]
+        if k in locmap:
+            outmap[len(out)] = locmap[k]
+        out.append(head)
+        out += [indent + r for r in rest]
+    return out, outmap

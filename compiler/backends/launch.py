@@ -1,0 +1,116 @@
+"""Running a batch in buffer form (buffers.py) from the host: allocate and zero every output
+buffer and the tapes, run the driver (CPU threads) or the kernel (CUDA), run it again with longer
+tapes when a tape was too short, and add up the rows of summed outputs.
+
+A summed output has one row per CPU chunk or CUDA thread, a per-sample output one row per sample;
+numbers get rows of one element."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import CompileError
+
+CUDA_THREADS_PER_BLOCK = 128
+CUDA_MAX_BLOCKS = 1024            # enough to fill an H100 (132 SMs) several times
+SIM_THREADS_PER_BLOCK = 32        # the simulator runs each thread as a Python thread
+SIM_MAX_BLOCKS = 2
+
+
+class BufferRun:
+    """Calls one driver in buffer form; remembers the tape length the batch needed last."""
+
+    def __init__(self, driver, outputs: list, n_tapes: int, target: str, sum_rows=None):
+        self.driver, self.outputs, self.n_tapes, self.target = driver, outputs, n_tapes, target
+        self.sum_rows = sum_rows
+        self.capacity = 32
+
+    def buffers(self, n: int, rows: int, shapes: list, cuda_layout: bool) -> list:
+        """Zeroed output buffers (`rows` rows for a summed output, n for the others), then the tapes
+        and the length they need (on CUDA the tapes' last axis is the thread, for coalescing)."""
+        bufs = [np.zeros(((rows if o.summed else n),) + (s or (1,))) for o, s in zip(self.outputs, shapes)]
+        if self.n_tapes:
+            shape = (self.n_tapes, self.capacity, rows) if cuda_layout else (rows, self.n_tapes, self.capacity)
+            bufs += [np.zeros(shape), np.zeros(1 if cuda_layout else rows, np.int64)]
+        return bufs
+
+    def __call__(self, leaves: list, n: int, chunks: int, shapes: list) -> tuple:
+        if self.target == "cuda":
+            return self._cuda(leaves, n, shapes)
+        while True:
+            bufs = self.buffers(n, chunks, shapes, False)
+            self.driver(*leaves, *bufs, chunks)
+            if not self._longer(int(bufs[-1].max()) if self.n_tapes else 0):
+                break
+        return tuple(self._finish(b.sum(axis=0) if o.summed else b, s, o.summed)
+                     for b, o, s in zip(bufs, self.outputs, shapes))
+
+    def _longer(self, needed: int) -> bool:
+        """Whether a tape was too short (then the next run gets tapes of the length needed)."""
+        if needed <= self.capacity:
+            return False
+        self.capacity = needed
+        return True
+
+    @staticmethod
+    def _finish(b: np.ndarray, shape: tuple, summed: bool):
+        if shape:
+            return b
+        return float(b[0]) if summed else b[:, 0].copy()
+
+    def _cuda(self, leaves: list, n: int, shapes: list) -> tuple:
+        cuda = cuda_module()
+        sim = simulator()
+        tpb = SIM_THREADS_PER_BLOCK if sim else CUDA_THREADS_PER_BLOCK
+        blocks = max(1, min(math.ceil(n / tpb), SIM_MAX_BLOCKS if sim else CUDA_MAX_BLOCKS))
+        slots = blocks * tpb
+        d_leaves = [cuda.to_device(leaf) if isinstance(leaf, np.ndarray) else leaf for leaf in leaves]
+        while True:
+            bufs = [cuda.to_device(b) for b in self.buffers(n, slots, shapes, True)]
+            self.driver[blocks, tpb](*d_leaves, *bufs)
+            if not self._longer(int(bufs[-1].copy_to_host()[0]) if self.n_tapes else 0):
+                break
+        out = []
+        for b, o, s in zip(bufs, self.outputs, shapes):
+            if o.summed:
+                size = int(np.prod(s or (1,)))
+                total = cuda.device_array(size)
+                self.sum_rows[math.ceil(size / tpb), tpb](b.reshape(slots, size), total)
+                out.append(self._finish(total.copy_to_host().reshape(s or (1,)), s, True))
+            else:
+                out.append(self._finish(b.copy_to_host(), s, False))
+        return tuple(out)
+
+    def ptx(self, leaves: list, n: int, shapes: list, cc: tuple = (9, 0)) -> str:
+        """The batch kernel compiled to PTX for these arguments: Numba's CUDA compiler checks the
+        device code without a GPU (it needs the CUDA toolkit's NVVM, from numba-cuda[cu13])."""
+        from unittest import mock
+        from numba import cuda, typeof
+        from numba.cuda import dispatcher
+        args = list(leaves) + self.buffers(n, CUDA_THREADS_PER_BLOCK, shapes, True)
+        device = type("Device", (), {"compute_capability": cc})()
+        # Numba asks the current GPU for its compute capability when it compiles a device
+        # function; without a GPU the one given here stands in
+        with mock.patch.object(dispatcher, "get_current_device", lambda: device):
+            return cuda.compile_ptx(self.driver.py_func, tuple(typeof(a) for a in args), cc=cc)[0]
+
+
+def simulator() -> bool:
+    """Whether numba.cuda runs on its simulator (NUMBA_ENABLE_CUDASIM=1)."""
+    from numba.core import config
+    return bool(config.ENABLE_CUDASIM)
+
+
+def cuda_module():
+    """numba.cuda, when a GPU or the simulator can run kernels."""
+    try:
+        from numba import cuda
+    except ImportError as e:     # numba-cuda not installed
+        raise CompileError("the CUDA target needs the numba-cuda package",
+                           hint='pip install "cotangent[cuda]"') from e
+    if not cuda.is_available():
+        raise CompileError("the CUDA target found no GPU",
+                           hint="run where a CUDA GPU is, or test on Numba's simulator: "
+                                "NUMBA_ENABLE_CUDASIM=1 (set before numba is imported)")
+    return cuda

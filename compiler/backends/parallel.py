@@ -1,0 +1,94 @@
+"""The CPU driver of a batched function: a loop over samples calling the per-sample function.
+
+On target="cpu" the samples are split into one contiguous chunk per Numba thread and the chunks
+run under `numba.prange`. Each chunk adds its samples' summed outputs into its own row of an
+accumulator (never a shared `+=`, so no races), and the rows are added in chunk order at the end;
+per-sample outputs are written to their own rows. On target="python" the same text runs as one
+chunk, in plain Python."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .buffers import fresh
+
+
+@dataclass
+class Output:
+    """One result of the per-sample function, as the driver returns it."""
+    name: str            # the driver's name for it
+    access: str          # how to read it from the per-sample result, "{out}"
+    rank: int            # its per-sample rank
+    summed: bool         # summed over the batch (else stacked, one row per sample)
+
+
+def sample_args(params: list, batched: list, index: str) -> str:
+    """The per-sample call's arguments: batched leaves indexed by `index`, shared ones as they are."""
+    return ", ".join(f"{p}[{index}]" if b else p for p, b in zip(params, batched))
+
+
+def driver_source(name: str, doc: str, params: list, batched: list, inner: str, outputs: list,
+                  target: str) -> str:
+    """The driver's source: `name(*params, chunks)` returns a tuple of the outputs, in order. The
+    caller chooses the number of chunks (Numba's thread count; 1 in Python): a function that asked
+    Numba for it could not be cached."""
+    taken = set(params) | {"np", "numba", inner, name}
+    outputs = [Output(fresh(taken, o.name), o.access, o.rank, o.summed) for o in outputs]
+    n, chunks, c, i, first, out = (fresh(taken, v) for v in ("n", "chunks", "c", "i", "first", "out"))
+    parts = {o.name: fresh(taken, f"{o.name}_parts") for o in outputs if o.summed}
+    row = {o.name: fresh(taken, f"{o.name}_row") for o in outputs if o.summed and o.rank}
+    batch_leaf = params[batched.index(True)]
+    cpu = target == "cpu"
+    lines = ["@numba.njit(parallel=True, cache=True)"] if cpu else []
+    lines += [f"def {name}({', '.join(params + [chunks])}):", f'    """{doc}"""',
+              f"    {n} = {batch_leaf}.shape[0]",
+              f"    {first} = {inner}({sample_args(params, batched, '0')})   # the shapes of the outputs"]
+    for o in outputs:
+        shape = f"({chunks},)" if o.summed else f"({n},)"
+        if o.rank:
+            shape = f"{shape} + {o.access.format(out=first)}.shape"
+        if o.summed:
+            lines.append(f"    {parts[o.name]} = np.zeros({shape})        # one row per chunk")
+        else:
+            lines.append(f"    {o.name} = np.empty({shape})")
+    loop = f"numba.prange({chunks})" if cpu else f"range({chunks})"
+    lines += [f"    for {c} in {loop}:",
+              f"        for {i} in range({c} * {n} // {chunks}, ({c} + 1) * {n} // {chunks}):",
+              f"            {out} = {inner}({sample_args(params, batched, i)})"]
+    for o in outputs:
+        item = o.access.format(out=out)
+        if not o.summed:
+            lines.append(f"            {o.name}[{i}] = {item}")
+        elif o.rank:
+            lines += [f"            {row[o.name]} = {parts[o.name]}[{c}]",
+                      f"            {row[o.name]} += {item}"]
+        else:
+            lines.append(f"            {parts[o.name]}[{c}] += {item}")
+    summed = [o for o in outputs if o.summed]
+    for o in summed:
+        lines.append(f"    {o.name} = {parts[o.name]}[0]" + (".copy()" if o.rank else ""))
+    if summed:
+        lines.append(f"    for {c} in range(1, {chunks}):       # the chunks' rows, in order")
+        lines += [f"        {o.name} += {parts[o.name]}[{c}]" for o in summed]
+    lines.append(f"    return ({', '.join(o.name for o in outputs)},)")
+    return "\n".join(lines) + "\n"
+
+
+def buffer_driver_source(name: str, doc: str, params: list, batched: list, inner: str, outputs: list,
+                         tape_params: tuple) -> str:
+    """The driver of a per-sample function in buffer form (buffers.py): `name(*params,
+    *buffers, chunks)` fills buffers the caller allocated and zeroed: one row per chunk for a summed
+    output, one row per sample for the others, and per chunk a block of tapes."""
+    taken = set(params) | {"np", "numba", inner, name}
+    bufs = [fresh(taken, f"{o.name}_parts" if o.summed else o.name) for o in outputs]
+    tapes = [fresh(taken, t) for t in tape_params]
+    n, chunks, c, i = (fresh(taken, v) for v in ("n", "chunks", "c", "i"))
+    rows = [f"{b}[{c}]" if o.summed else f"{b}[{i}]" for b, o in zip(bufs, outputs)]
+    if tapes:
+        rows += [f"{tapes[0]}[{c}]", f"{tapes[1]}[{c}:{c} + 1]"]
+    lines = ["@numba.njit(parallel=True, cache=True)",
+             f"def {name}({', '.join(params + bufs + tapes + [chunks])}):", f'    """{doc}"""',
+             f"    {n} = {params[batched.index(True)]}.shape[0]",
+             f"    for {c} in numba.prange({chunks}):         # one chunk of samples per thread",
+             f"        for {i} in range({c} * {n} // {chunks}, ({c} + 1) * {n} // {chunks}):",
+             f"            {inner}({sample_args(params, batched, i)}, {', '.join(rows)})"]
+    return "\n".join(lines) + "\n"

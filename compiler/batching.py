@@ -1,0 +1,388 @@
+"""ct.vmap: a function written for one sample, run over a batch of samples in one compiled loop.
+
+The per-sample function (its value, its gradient or its JVP) is generated as usual, specialized to
+one sample's argument types (a batched argument loses its batch axis). A driver then runs it over
+the batch: a `numba.prange` loop with one accumulator row per thread on the CPU
+(backends/parallel.py), or a kernel with one thread per sample on CUDA (backends/cuda.py). Summed
+outputs (reduce="sum"/"mean", and the gradients of shared arguments under ct.grad) are added
+race-free; per-sample outputs are written to their own rows.
+
+`in_axes` follows JAX: one entry per argument (or one int for all), None for an argument shared by
+every sample, an int for the axis along which it is batched (every leaf of a tuple or dict
+argument is batched along that axis)."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
+
+import numba
+import numpy as np
+
+from .errors import CompileError
+from .ir.types import FLOAT
+from . import specialize as sp
+from .backends.parallel import Output, driver_source, buffer_driver_source
+from .backends.buffers import buffer_form, printer, source_lines
+from .backends.pysource import statement_code
+from .backends.launch import BufferRun
+from .backends import loader
+from .higher import Driver
+
+TARGETS = ("cpu", "python", "cuda")
+REDUCTIONS = (None, "sum", "mean")
+_CACHE: dict = {}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the driver computes from the per-sample function.
+
+    inner: the per-sample transformation ("primal", "grad" or "jvp"); argnums: what it
+    differentiates; keep_value: whether the value is an output; summed: "all", "none", or
+    "shared" (the value and the gradients of shared arguments are summed, a batched argument's
+    gradient is per sample: the gradient of a summed batch); restore_axes: put the batch axis of a
+    batched argument's gradient back where in_axes took it from."""
+    inner: str
+    argnums: tuple = ()
+    keep_value: bool = True
+    summed: str = "none"
+    restore_axes: bool = False
+
+
+class Batched:
+    """f mapped over a batch. Calling it gives per-sample outputs stacked along axis 0 (a number
+    per sample when f returns a number), or their sum or mean with `reduce`."""
+
+    def __init__(self, f: Callable, in_axes: int | None | Sequence = 0, reduce: str | None = None,
+                 target: str | None = None):
+        from . import api
+        if reduce not in REDUCTIONS:
+            raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+        inner = getattr(f, "_cotangent", None)
+        if isinstance(f, Batched) or isinstance(inner, BatchedTransform):
+            raise CompileError("ct.vmap of a batched function is not supported",
+                               hint="write the inner loop in the per-sample function instead")
+        if inner is not None:
+            if inner.mode != "grad" or inner.has_aux:
+                raise CompileError(f"ct.vmap takes a function, ct.grad(f) or ct.value_and_grad(f), "
+                                   f"not a {inner.mode} transformation")
+            self.pyfunc, own_target = inner.pyfunc, inner.target
+            self.plan = Plan("grad", inner.argnums, keep_value=getattr(f, "_returns_value", False),
+                             summed="all" if reduce else "none")
+            self.single = getattr(f, "_single_argnum", False)
+        else:
+            self.pyfunc, own_target = api._unwrap(f)
+            self.plan = Plan("primal", summed="all" if reduce else "none")
+            self.single = False
+        self.target = target or (own_target if own_target in TARGETS else "cpu")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        self.in_axes, self.reduce = in_axes, reduce
+        self._cotangent = BatchedTransform(self, self.plan)
+        functools.update_wrapper(self, self.pyfunc)
+
+    def __call__(self, *args):
+        out = self._cotangent.run(args)
+        if self.plan.inner == "primal":
+            return out.values[0]
+        return out.structured(self.single)
+
+    def __repr__(self) -> str:
+        return (f"<cotangent.vmap {self.pyfunc.__qualname__} in_axes={self.in_axes!r} "
+                f"reduce={self.reduce!r} target={self.target!r}>")
+
+    # --- the hooks api.value_and_grad and api.jacfwd/jacrev call ---
+    def batched_value_and_grad(self, argnums, has_aux: bool) -> Callable:
+        """ct.value_and_grad of the batched function: it must be reduced to one number."""
+        if self.plan.inner != "primal":
+            raise CompileError("differentiating a derivative (grad of vmap of grad) is not supported",
+                               hint="use ct.hessian on the per-sample function")
+        if has_aux:
+            raise CompileError("has_aux is not supported on a batched function")
+        if self.reduce is None:
+            raise CompileError("ct.grad needs one number, but this vmap returns one value per sample",
+                               hint='use ct.vmap(f, in_axes, reduce="sum") (or "mean") for the gradient '
+                                    "of the sum, or ct.vmap(ct.grad(f), in_axes) for per-sample gradients")
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        t = BatchedTransform(self, Plan("grad", nums, summed="shared", restore_axes=True))
+        single = isinstance(argnums, int)
+
+        @functools.wraps(self.pyfunc)
+        def value_and_grad_f(*args):
+            out = t.run(args)
+            return out.values[0], out.structured(single)[1]
+
+        value_and_grad_f._cotangent = t
+        return value_and_grad_f
+
+    def batched_jacobian(self, argnums, mode: str) -> Callable:
+        """ct.jacrev / ct.jacfwd of the batched function: per-sample gradients of shared arguments
+        (the Jacobian of the per-sample values), or the gradient when the batch is reduced."""
+        if self.reduce is not None:
+            vg = self.batched_value_and_grad(argnums, False)
+            grad_f = functools.wraps(self.pyfunc)(lambda *args: vg(*args)[1])
+            grad_f._cotangent = vg._cotangent
+            return grad_f
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        if self.plan.inner != "primal":
+            raise CompileError(f"ct.{mode} of vmap of grad (second order) is not supported")
+        for i in nums:
+            if _axes_of(self.in_axes, i) is not None:
+                raise CompileError(
+                    f"ct.{mode} of a vmap with respect to a batched argument ({_param(self.pyfunc, i)}) "
+                    "would be a block-diagonal Jacobian of batch x batch blocks",
+                    hint="use ct.vmap(ct.grad(f, argnums), in_axes) for per-sample gradients")
+        t = BatchedTransform(self, Plan("grad", nums, keep_value=False, summed="none"))
+        single = isinstance(argnums, int)
+
+        @functools.wraps(self.pyfunc)
+        def jacobian_f(*args):
+            return t.run(args).structured(single)
+
+        jacobian_f._cotangent = t
+        return jacobian_f
+
+
+def vmap(f: Callable, in_axes: int | None | Sequence = 0, reduce: str | None = None,
+         target: str | None = None) -> Batched:
+    """f, written for one sample, mapped over a batch: `in_axes` says which arguments are batched
+    (an int: the batch axis) and which are shared (None). With reduce=None the result has one row
+    per sample; with "sum" or "mean" it is reduced over the batch, so
+    `ct.grad(ct.vmap(f, in_axes, reduce="sum"), argnums)` is the summed gradient. Per-sample
+    gradients: `ct.vmap(ct.grad(f, argnums), in_axes)`. target: "cpu" (threads), "cuda" (a GPU
+    kernel) or "python"; by default the target f was made differentiable for."""
+    return Batched(f, in_axes, reduce, target)
+
+
+def _axes_of(in_axes, i: int):
+    if in_axes is None or isinstance(in_axes, int):
+        return in_axes
+    return in_axes[i]
+
+
+def _param(pyfunc, i: int) -> str:
+    try:
+        return pyfunc.__code__.co_varnames[i]
+    except (AttributeError, IndexError):
+        return "?"
+
+
+@dataclass
+class Batch:
+    """The arguments of one call, ready for a driver: leaves with the batch axis first."""
+    leaves: list          # flat, as the driver takes them
+    batched: list         # per leaf: is it batched
+    specs: tuple          # per-sample signature
+    axes: tuple           # per argument: its batch axis or None
+    n: int
+
+
+def prepare(pyfunc, args: tuple, in_axes) -> Batch:
+    """Move every batched leaf's batch axis to the front and check that the batch sizes agree."""
+    if not (in_axes is None or isinstance(in_axes, int)):
+        in_axes = tuple(in_axes)
+        if len(in_axes) != len(args):
+            raise CompileError(f"in_axes has {len(in_axes)} entries but {pyfunc.__name__} was called with "
+                               f"{len(args)} arguments", hint="give one entry per argument (None: shared)")
+    leaves, batched, specs, axes, sizes = [], [], [], [], {}
+    for i, a in enumerate(args):
+        axis = _axes_of(in_axes, i)
+        axes.append(axis)
+        where = f"argument {i} ({_param(pyfunc, i)})"
+        full = sp.spec_of(a, where)
+        if axis is None:
+            leaves += sp.leaves(a)
+            batched += [False] * sp.spec_leaf_count(full)
+            specs.append(full)
+            continue
+        moved = []
+        for leaf in sp.leaves(a):
+            if not isinstance(leaf, np.ndarray) or leaf.ndim == 0:
+                raise CompileError(f"{where} is batched (in_axes {axis}) but is a number",
+                                   hint="pass an array with a batch axis, or give it in_axes None")
+            if not -leaf.ndim <= axis < leaf.ndim:
+                raise CompileError(f"{where} has {leaf.ndim} axes, so it cannot be batched along axis {axis}")
+            m = np.ascontiguousarray(np.moveaxis(leaf, axis, 0))
+            sizes.setdefault(m.shape[0], where)
+            moved.append(m)
+        if len(sizes) > 1:
+            raise CompileError("batched arguments have different batch sizes: " + ", ".join(
+                f"{w}: {n}" for n, w in sizes.items()))
+        leaves += moved
+        batched += [True] * len(moved)
+        specs.append(sp.spec_of(sp.rebuild(full, iter([m[0] for m in moved])), where))
+    if not sizes:
+        raise CompileError("ct.vmap needs at least one batched argument",
+                           hint="give the batched argument's axis in in_axes (None means shared)")
+    n = next(iter(sizes))
+    if n == 0:
+        raise CompileError("the batch is empty")
+    return Batch(leaves, batched, tuple(specs), tuple(axes), n)
+
+
+class Result:
+    """The driver's flat outputs and how to put them back into the caller's structure."""
+
+    def __init__(self, values: list, specs, argnums, plan: Plan):
+        self.values, self.specs, self.argnums, self.plan = values, specs, argnums, plan
+
+    def structured(self, single: bool):
+        from .api import _structure_grads
+        g = _structure_grads(tuple(self.values[1:]), self.specs, self.argnums, single)
+        return (self.values[0], g) if self.plan.keep_value else g
+
+
+class BatchedTransform:
+    """One plan of one batched function, compiled per signature (what ct.source shows)."""
+
+    def __init__(self, batched: Batched, plan: Plan):
+        self.batched, self.plan = batched, plan
+        self.pyfunc = batched.pyfunc
+        self._last = None
+
+    @property
+    def last(self):
+        return self._last
+
+    def specialize(self, args) -> tuple:
+        from .api import with_defaults
+        args = with_defaults(self.pyfunc, args)
+        batch = prepare(self.pyfunc, args, self.batched.in_axes)
+        plan = self.plan
+        for i in plan.argnums:
+            if not any(t.kind == FLOAT for t in sp.spec_leaf_types(batch.specs[i])):
+                raise CompileError(f"argument {i} ({_param(self.pyfunc, i)}) of {self.pyfunc.__name__} "
+                                   "has no float leaves: only float arguments can be differentiated")
+        target = self.batched.target
+        key = (self.pyfunc, batch.specs, tuple(batch.batched), plan, target)
+        compiled = _CACHE.get(key)
+        first = compiled is None
+        if first:
+            compiled = build(self.pyfunc, batch.specs, batch.batched, plan, target)
+            _CACHE[key] = compiled
+        self._last = compiled
+        return compiled, batch, first
+
+    def run(self, args) -> Result:
+        compiled, batch, first = self.specialize(args)
+        if first:       # a failing sample is located in the plain Python driver, on one sample
+            one = [leaf[:1] if b else leaf for leaf, b in zip(batch.leaves, batch.batched)]
+            sp.call_checked(replace(compiled, run=compiled.python_run), one + [1], False)
+        chunks = min(numba.get_num_threads(), batch.n) if self.batched.target == "cpu" else 1
+        values = list(sp.call_checked(compiled, batch.leaves + [chunks], False))
+        plan = self.plan
+        if self.batched.reduce == "mean":
+            values = [v / batch.n for v in values]
+        if plan.restore_axes:
+            values = self._restore(values, batch)
+        return Result(values, batch.specs, plan.argnums, plan)
+
+    def _restore(self, values: list, batch: Batch) -> list:
+        """A batched argument's gradient with its batch axis back where in_axes took it from."""
+        out = values[:1]
+        k = 1
+        for i in self.plan.argnums:
+            leaf_index = sum(sp.spec_leaf_count(s) for s in batch.specs[:i])
+            for j, t in enumerate(sp.spec_leaf_types(batch.specs[i])):
+                if t.kind != FLOAT:
+                    continue
+                v = values[k]
+                if batch.batched[leaf_index + j]:
+                    v = np.moveaxis(v, 0, batch.axes[i])
+                out.append(v)
+                k += 1
+        return out
+
+
+def _outputs(out_fn, plan: Plan, grad_batched: list) -> list:
+    """One output per value the per-sample function returns: its value, then each gradient or
+    tangent; `grad_batched` says, per gradient, whether its leaf is batched. A value the caller
+    does not want (per-sample gradients) is summed, the cheapest to keep."""
+    from .backends.pysource import _type_of
+    ret = out_fn.body[-1]
+    rank = lambda v: _type_of(out_fn, v).rank
+    if plan.inner == "primal":
+        return [Output("value", "{out}", rank(ret.values[0]), plan.summed != "none")]
+    (value,), items = ret.values        # return value, (gradients or tangent...)
+    outs = [Output("value", "{out}[0]", rank(value), plan.summed != "none" or not plan.keep_value)]
+    for j, (item, batched) in enumerate(zip(items, grad_batched)):
+        access = "{out}[1]" if len(items) == 1 else f"{{out}}[1][{j}]"
+        summed = plan.summed == "all" or (plan.summed == "shared" and not batched)
+        outs.append(Output(getattr(item, "name", f"out_{j}"), access, rank(item), summed))
+    return outs
+
+
+def _flat_result(r, plan: Plan, count: int) -> list:
+    """The per-sample function's result as a flat list, in the order of _outputs."""
+    if plan.inner == "primal":
+        return [r]
+    return [r[0]] + (list(r[1]) if count > 2 else [r[1]])
+
+
+def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str) -> sp.Compiled:
+    """Generate and load the per-sample function and its driver for one signature: the plain
+    Python driver always (it locates errors), and the target's own."""
+    wrt_args = plan.argnums
+    fn, out_fn, _ = sp.transform_ir(pyfunc, specs, plan.inner, wrt_args, False)
+    leaf_arg = [i for i, s in enumerate(specs) for _ in range(sp.spec_leaf_count(s))]
+    leaf_types = [t for s in specs for t in sp.spec_leaf_types(s)]
+    grad_batched = [leaf_batched[k] for i in wrt_args for k in range(len(leaf_types))
+                    if leaf_arg[k] == i and leaf_types[k].kind == FLOAT]
+    if plan.inner == "jvp":
+        grad_batched = [True]
+    outputs = _outputs(out_fn, plan, grad_batched)
+    params = list(out_fn.params)
+    batched = list(leaf_batched) + [True] * (len(params) - len(leaf_batched))   # JVP tangents
+    what = {"primal": "values", "grad": "values and gradients", "jvp": "values and tangents"}[plan.inner]
+    how = {"all": "summed over the batch", "none": "one row per sample",
+           "shared": "summed over the batch (a batched argument's gradient: one row per sample)"}[plan.summed]
+    doc = f"The {what} of {fn.name} over a batch, {how}."
+    name = f"{out_fn.name}_batch"
+    mode = f"vmap {plan.inner}"
+
+    def allocating(kind):
+        driver = Driver(name, [out_fn], lambda decorator: driver_source(
+            name, doc, params, batched, out_fn.name, outputs, kind))
+        return sp._load_driver(pyfunc, fn, mode, driver, kind)
+
+    python = allocating("python")
+    if target == "python":
+        return python
+    try:
+        b = buffer_form(out_fn, [o.summed for o in outputs])
+    except CompileError:
+        if target == "cuda":
+            raise
+        return allocating("cpu")       # arrays made inside: each sample allocates its own
+    header = sp._header(pyfunc, fn, mode)
+    if target == "cuda":
+        from .backends import cuda
+        src = cuda.module_source(b, header, name, doc, params, batched, outputs)
+        module = loader.load(src, name)
+        runner = BufferRun(getattr(module, name), outputs, len(b.tapes), "cuda", module.sum_rows)
+    else:
+        code = printer(b, statement_code, "{tape_need}[0] = max({tape_need}[0], {need})")
+        lines, _ = source_lines(b, "@numba.njit(cache=True)", code)
+        src = "\n".join([f"# {line}" for line in header.splitlines()]
+                        + ["import numpy as np", "import numba", "", ""] + lines + ["", ""]) + "\n" \
+            + buffer_driver_source(name, doc, params, batched, b.fn.name, outputs, b.tape_params)
+        module = loader.load(src, name)
+        runner = BufferRun(getattr(module, name), outputs, len(b.tapes), "cpu")
+    per_sample = getattr(loader.load(python.source, name), out_fn.name)
+    shapes: dict = {}
+
+    def output_shapes(leaves) -> list:
+        sample = [leaf[0] if bt else leaf for leaf, bt in zip(leaves, batched)]
+        key = tuple((np.shape(v), None if isinstance(v, np.ndarray) else v) for v in sample)
+        if key not in shapes:       # from one sample, in plain Python
+            shapes[key] = [np.shape(v) for v in _flat_result(per_sample(*sample), plan, len(outputs))]
+        return shapes[key]
+
+    def run(*args):
+        *leaves, chunks = args
+        return runner(leaves, leaves[batched.index(True)].shape[0], chunks, output_shapes(leaves))
+
+    run.ptx = lambda leaves, cc=(9, 0): runner.ptx(leaves, leaves[batched.index(True)].shape[0],
+                                                   output_shapes(leaves), cc)
+    return sp.Compiled(run, python.python_run, src, None, module.__file__, out_fn, python.python_locmap)
