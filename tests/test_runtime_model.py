@@ -67,7 +67,7 @@ def test_model_rejects_inputs_it_cannot_take(mlp):
     with pytest.raises(ValueError, match="takes 1 inputs"):
         mlp.predict((X, X))
     with pytest.raises(ValueError, match="Flatten"):
-        rt.Sequential([rt.Dense(3)], loss="squared_error", input_shape=(2, 2))
+        rt.Sequential([rt.Dense(3)], loss="squared_error", input_shape=(2, 2, 2))
     with pytest.raises(ValueError, match="identifier"):
         rt.Sequential([rt.Dense(3)], loss="squared_error", input_shape=(2,), name="my model")
 

@@ -13,8 +13,16 @@ def dense(x, W, b):
     return x @ W + b
 
 
+def dense_positions(x, W, b):
+    """dense at every position of a sequence batch x (batch, T, in): one (batch * T, in) product,
+    as Numba's @ takes matrices only."""
+    n, t, f = x.shape
+    return (x.reshape((n * t, f)) @ W + b).reshape((n, t, W.shape[1]))
+
+
 class Dense(Layer):
-    """y = activation(x W + b). The input size is taken from the previous layer."""
+    """y = activation(x W + b). The input size is taken from the previous layer; on sequences,
+    samples of shape (T, in), the same W and b apply at every position."""
 
     kind = "dense"
 
@@ -27,19 +35,20 @@ class Dense(Layer):
         self.bias_init = initializers.get(bias_init)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 1:
-            raise ValueError(f"{self.name}: Dense takes vectors, got samples of shape {input_shape}; "
-                             "put Flatten() before it")
-        return (self.units,)
+        if len(input_shape) not in (1, 2):
+            raise ValueError(f"{self.name}: Dense takes vectors or sequences of vectors, got samples of "
+                             f"shape {input_shape}; put Flatten() before it")
+        return input_shape[:-1] + (self.units,)
 
     def param_specs(self):
-        n_in = self.input_shape[0]
+        n_in = self.input_shape[-1]
         return [ParamSpec("W", (n_in, self.units), self.init),
                 ParamSpec("b", (self.units,), self.bias_init, regularize=False)]
 
     def emit(self, e: Emitter, x: str) -> str:
-        h = e.call(dense, [x, e.param(self, "W"), e.param(self, "b")], self.name,
-                   f"{self.input_shape[0]} -> {self.units}")
+        fn = dense if len(self.input_shape) == 1 else dense_positions
+        h = e.call(fn, [x, e.param(self, "W"), e.param(self, "b")], self.name,
+                   f"{self.input_shape[-1]} -> {self.units}")
         if self.activation is not None:
             fn = activations.get(self.activation)
             h = e.call(fn, [h], f"{self.name}_{fn.__name__}")
