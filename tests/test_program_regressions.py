@@ -262,3 +262,23 @@ def test_helper_binding_its_parameter_to_two_names():
     def f(s, x):
         return s * g(x[0])
     """, 0.239, np.array([0.023, 0.204, 0.071]))
+
+
+HELPER_X = np.array([[0.3, 0.7], [1.1, -0.4], [0.25, 2.0]])
+
+
+@pytest.mark.parametrize("source, args", [
+    ("""
+    def f(x):
+        mean = np.mean(x, axis=0)
+        return np.sum((x - mean) ** 2)
+    """, (HELPER_X,)),
+    ("""
+    def f(x, mean):
+        return np.sum(np.mean(x, axis=0) * mean) + np.sum(np.max(x, axis=1))
+    """, (HELPER_X, np.array([0.5, -1.5]))),
+], ids=["local", "parameter"])
+def test_names_of_generated_helpers_stay_free(source, args):
+    """A local or a parameter named like a helper the generated code calls (`mean = np.mean(x,
+    axis=0)`) shadowed the helper: UnboundLocalError. The lowering reserves the helpers' names."""
+    check(source, *args)

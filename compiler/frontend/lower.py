@@ -13,6 +13,7 @@ from ..errors import CompileError
 from ..ir.nodes import Function, Return, Var, SetItem
 from ..ir.types import Type, TupleType
 from ..rules.builder import Builder, NameAllocator, Sym
+from ..backends.pysource import HELPERS
 from .source import parse_function
 from .resolve import resolve, ModuleRef, FuncRef, UserFunc, UserModule, Unsupported
 from . import calls
@@ -380,11 +381,13 @@ def lower(pyfunc, specs) -> tuple[Function, object]:
     Returns the function and the structure of its result (a Sym or a tuple of Syms)."""
     parsed, params = _parsed_with_params(pyfunc, len(specs))
     names = NameAllocator(_all_names(parsed.tree))
+    for helper in HELPERS:          # generated code calls these: a user's `mean = ...` becomes mean_1
+        names.reserve(helper)
     types: dict = {}
     lowerer = Lowerer(parsed, names, types)
     leaves: list = []
     for p, spec in zip(params, specs):
-        binding = flatten_spec(p, spec, leaves)
+        binding = flatten_spec(f"{p}_arg" if p in HELPERS else p, spec, leaves)
         lowerer.env[p] = binding
     for leaf, ty in leaves:
         names.reserve(leaf)
