@@ -9,9 +9,10 @@ import numpy as np
 
 
 def sigmoid(x):
-    """1 / (1 + exp(-x)), computed from exp(-|x|) so it never overflows."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+    """1 / (1 + exp(-x)) written as (1 + tanh(x/2)) / 2: it never overflows, is exact to rounding
+    (absolute error ~1e-16, so values below that in the far negative tail read as 0), and compiles
+    to three operations instead of a branch."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
 
 
 def tanh(x):
