@@ -102,9 +102,10 @@ class Model:
 
     def objective(self, inputs, target: np.ndarray):
         """The test-mode loss as a function of the flat parameters and its other arguments, for
-        optimizers that need more than a gradient (Newton's method uses its Hessian)."""
+        optimizers that need more than a gradient (Newton's method uses its Hessian), compiled for the
+        model's target."""
         from .optimizers import LossClosure
-        return LossClosure(self.loss_fn, (*self._inputs(inputs), target, *self._test_state()))
+        return LossClosure(self._loss, (*self._inputs(inputs), target, *self._test_state()))
 
     def _test_state(self) -> list:
         return [self.state[a] for a in self._sig["test_state"]]

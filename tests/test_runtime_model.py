@@ -94,3 +94,14 @@ def test_function_model_from_a_loss_the_user_wrote():
     np.testing.assert_allclose(model.predict(X), step.outputs)
     with pytest.raises(ValueError, match="must take"):
         rt.FunctionModel(two_layer_predict, {"W1": ((2, 4),)})
+
+
+def test_objective_runs_on_the_models_target():
+    """Newton's Hessian of a Python-target model is built for the Python target (no Numba compile)."""
+    model = rt.Sequential([rt.Dense(1)], loss="binary_cross_entropy", input_shape=(2,), name="objective_test",
+                          target="python")
+    y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    closure = model.objective(X, y)
+    assert closure.fn.target == "python"
+    assert float(closure.fn(model.params.data, *closure.args)) == pytest.approx(model.loss(X, y))
+    assert ct.hessian(closure.fn)(model.params.data, *closure.args).shape == (3, 3)
