@@ -171,6 +171,11 @@ class FunctionModel(Model):
                  seed: int | np.random.Generator | None = 0, target: str = "cpu"):
         from . import initializers
         name = name or loss.__name__
+        generated = {f"{name}_{mode}" for mode in ("train", "loss", "predict")}
+        hidden = sorted(generated & {loss.__name__, getattr(predict, "__name__", None)})
+        if hidden:
+            raise ValueError(f"a model named {name!r} generates functions named {', '.join(hidden)}, which would "
+                             f"hide yours in its module; pass another name=")
         if isinstance(params, dict):
             specs = [p if isinstance(p, ParamSpec) else
                      ParamSpec(n, tuple(p[0]), initializers.get(p[1] if len(p) > 1 else "glorot_uniform"))

@@ -94,6 +94,8 @@ def test_function_model_from_a_loss_the_user_wrote():
     np.testing.assert_allclose(model.predict(X), step.outputs)
     with pytest.raises(ValueError, match="must take"):
         rt.FunctionModel(two_layer_predict, {"W1": ((2, 4),)})
+    with pytest.raises(ValueError, match="generates functions named two_layer_loss"):
+        rt.FunctionModel(two_layer_loss, {"W1": ((2, 4),)}, name="two_layer")
 
 
 def test_objective_runs_on_the_models_target():
