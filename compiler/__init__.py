@@ -5,7 +5,8 @@ from .api import differentiable, grad, value_and_grad, vjp, jvp, jacfwd, jacrev,
 from .check import check_grad
 from .custom import custom_derivative, CustomDerivative
 from .batching import vmap
+from .ufunc import elementwise
 
 __all__ = ["differentiable", "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp",
-           "source", "ir", "check_grad", "vmap", "custom_derivative", "CustomDerivative",
+           "source", "ir", "check_grad", "vmap", "elementwise", "custom_derivative", "CustomDerivative",
            "CompileError", "config", "__version__"]

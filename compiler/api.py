@@ -14,7 +14,7 @@ from .ir.types import FLOAT
 from .ir.printer import format_function
 from . import specialize as sp
 
-TARGETS = ("cpu", "python")
+TARGETS = ("cpu", "python", "cuda")
 _CACHE: dict = {}          # (pyfunc, signature, mode, wrt, has_aux, target) -> Compiled
 _LAST: dict = {}           # (pyfunc, mode, argnums, has_aux, target) -> the Compiled used last
 
@@ -24,14 +24,16 @@ class Differentiable:
 
     def __init__(self, pyfunc: Callable, target: str = "cpu"):
         if target not in TARGETS:
-            raise ValueError(f"target must be one of {TARGETS}, got {target!r}"
-                             + (" (CUDA is not available in this version)" if target == "cuda" else ""))
+            raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         self.pyfunc = pyfunc
         self.target = target
         self.__cotangent_function__ = pyfunc
         functools.update_wrapper(self, pyfunc)
 
     def __call__(self, *args):
+        if self.target == "cuda":       # a CUDA function of numbers runs elementwise, like a ufunc
+            from .ufunc import Elementwise
+            return Elementwise(self)(*args)
         return _Transform(self.pyfunc, "primal", (), False, self.target)(*args)
 
     def __repr__(self) -> str:
@@ -46,8 +48,8 @@ def differentiable(fn: Callable | None = None, *, target: str = "cpu"):
 
 
 def _unwrap(f):
-    if isinstance(f, Differentiable):
-        return f.pyfunc, f.target
+    if isinstance(f, Differentiable):       # one call of a CUDA function's derivative runs on the CPU
+        return f.pyfunc, "cpu" if f.target == "cuda" else f.target
     if isinstance(f, _Transform) or getattr(f, "_cotangent", None) is not None:
         raise CompileError("differentiating a derivative (grad of grad) is not supported",
                            hint="use ct.hessian(f) or ct.hvp(f, primals, tangents) (forward over reverse), "

@@ -72,7 +72,8 @@ class Batched:
                              summed="all" if reduce else "none")
             self.single = getattr(f, "_single_argnum", False)
         else:
-            self.pyfunc, own_target = api._unwrap(f)
+            self.pyfunc, own_target = (f.pyfunc, f.target) if isinstance(f, api.Differentiable) \
+                else api._unwrap(f)
             self.plan = Plan("primal", summed="all" if reduce else "none")
             self.single = False
         self.target = target or (own_target if own_target in TARGETS else "cpu")
@@ -245,10 +246,14 @@ class BatchedTransform:
     def last(self):
         return self._last
 
-    def specialize(self, args) -> tuple:
+    def specialize(self, args, tangents: tuple = ()) -> tuple:
+        """The compiled driver for these arguments; `tangents` (JVP only) are batched leaves of the
+        differentiated arguments' float leaves, batch axis first."""
         from .api import with_defaults
         args = with_defaults(self.pyfunc, args)
         batch = prepare(self.pyfunc, args, self.batched.in_axes)
+        batch.leaves += list(tangents)
+        batch.batched += [True] * len(tangents)
         plan = self.plan
         for i in plan.argnums:
             if not any(t.kind == FLOAT for t in sp.spec_leaf_types(batch.specs[i])):
@@ -264,8 +269,8 @@ class BatchedTransform:
         self._last = compiled
         return compiled, batch, first
 
-    def run(self, args) -> Result:
-        compiled, batch, first = self.specialize(args)
+    def run(self, args, tangents: tuple = ()) -> Result:
+        compiled, batch, first = self.specialize(args, tangents)
         if first:       # a failing sample is located in the plain Python driver, on one sample
             one = [leaf[:1] if b else leaf for leaf, b in zip(batch.leaves, batch.batched)]
             sp.call_checked(replace(compiled, run=compiled.python_run), one + [1], False)
@@ -343,7 +348,7 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str) -> sp.Comp
 
     def allocating(kind):
         driver = Driver(name, [out_fn], lambda decorator: driver_source(
-            name, doc, params, batched, out_fn.name, outputs, kind))
+            name, doc, params, batched, out_fn.name, outputs, "cpu" if decorator else "python"))
         return sp._load_driver(pyfunc, fn, mode, driver, kind)
 
     python = allocating("python")

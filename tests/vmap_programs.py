@@ -1,0 +1,52 @@
+"""Per-sample functions the ct.vmap tests share (the CPU tests and the CUDA simulator's)."""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from gmm_model import gmm_point, gmm_prior, wishart_constant, load, random_problem, DATA  # noqa: E402,F401
+
+GMM_AXES = (None, None, None, 0)
+PATH_AXES = (None, None, 0, 0)
+
+
+def hinge_path(theta, scale, x, y):
+    """One sample's loss with a loop, a branch, a while loop with a data-dependent trip count, and
+    a shared number (scale) beside a shared array (theta)."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        z = theta[i] * x[i] + scale
+        if z > 0.0:
+            s += z * z
+        else:
+            s += np.tanh(z) * theta[0]
+    t = s
+    k = 0
+    while t > 1.0 and k < 5:
+        t = 0.5 * t + 0.1 * scale
+        k += 1
+    return t * y + np.sin(s)
+
+
+def softclip(x, a):
+    """A function of numbers with a branch, for ct.elementwise."""
+    if x > a:
+        return a + np.log1p(x - a)
+    return np.tanh(x / a) * a
+
+
+def path_problem(n: int = 60, d: int = 4, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=d), 0.3, rng.normal(size=(n, d)), rng.normal(size=n)
+
+
+def loop_reference(grad_f, args, axes):
+    """Per-sample (value, gradients) of a plain ct.grad / ct.value_and_grad, one sample at a time."""
+    n = next(a.shape[0] for a, ax in zip(args, axes) if ax is not None)
+    return [grad_f(*[a[i] if ax is not None else a for a, ax in zip(args, axes)]) for i in range(n)]
+
+
+def rel_err(a, b) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
