@@ -10,7 +10,7 @@ import inspect
 import types
 from pathlib import Path
 
-from .frontend.resolve import resolve, UserFunc, CustomRef
+from .frontend.resolve import resolve, module_attribute, UserFunc, UserModule, CustomRef
 
 _COMPILER_DIGEST = None
 
@@ -43,18 +43,28 @@ def _describe(pyfunc, h, seen: set) -> None:
         h.update(inspect.getsource(pyfunc).encode())
     except (OSError, TypeError):
         h.update(repr(pyfunc).encode())
-    for name in sorted(set(_names(pyfunc.__code__))):
+    names = sorted(set(_names(pyfunc.__code__)))
+    for name in names:
         ref = resolve(name, pyfunc)
-        if isinstance(ref, UserFunc):
-            h.update(f"|{name}=fn:".encode())
-            _describe(ref.pyfunc, h, seen)
-        elif isinstance(ref, CustomRef):
-            h.update(f"|{name}=custom:".encode())
-            for fn in (ref.custom.pyfunc, ref.custom.vjp_fn, ref.custom.jvp_fn):
-                if fn is not None:
-                    _describe(fn, h, seen)
-        else:
-            h.update(f"|{name}={ref!r}".encode())
+        _describe_ref(name, ref, h, seen)
+        if isinstance(ref, UserModule):         # mod.f(...): what the attributes it names mean
+            for attr in names:
+                inner = module_attribute(ref, attr)
+                if inner is not None:
+                    _describe_ref(f"{name}.{attr}", inner, h, seen)
+
+
+def _describe_ref(name: str, ref, h, seen: set) -> None:
+    if isinstance(ref, UserFunc):
+        h.update(f"|{name}=fn:".encode())
+        _describe(ref.pyfunc, h, seen)
+    elif isinstance(ref, CustomRef):
+        h.update(f"|{name}=custom:".encode())
+        for fn in (ref.custom.pyfunc, ref.custom.vjp_fn, ref.custom.jvp_fn):
+            if fn is not None:
+                _describe(fn, h, seen)
+    else:
+        h.update(f"|{name}={ref!r}".encode())
 
 
 def of(pyfunc, specs, mode: str, argnums: tuple, has_aux: bool, target: str) -> str:

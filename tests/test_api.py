@@ -180,6 +180,23 @@ def test_second_process_loads_from_the_disk_cache(tmp_path):
     assert int(misses3) == 1 and float(g3) != float(g1)
 
 
+def test_fingerprint_follows_functions_called_through_a_module(tmp_path, monkeypatch):
+    """Editing a function the code calls as module.function(...) changes the fingerprint, so the
+    gradient is regenerated instead of loaded stale from the cache index."""
+    import importlib
+    import linecache
+    from cotangent import fingerprint
+    (tmp_path / "helpers_fp.py").write_text("import numpy as np\n\ndef act(x):\n    return np.tanh(x)\n")
+    (tmp_path / "caller_fp.py").write_text("import helpers_fp as H\n\ndef f(x):\n    return H.act(x) * 2.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    helpers, caller = importlib.import_module("helpers_fp"), importlib.import_module("caller_fp")
+    before = fingerprint.of(caller.f, (), "grad", (0,), False, "python")
+    (tmp_path / "helpers_fp.py").write_text("import numpy as np\n\ndef act(x):\n    return np.sinh(x) + 0.0\n")
+    linecache.checkcache()
+    importlib.reload(helpers)
+    assert fingerprint.of(caller.f, (), "grad", (0,), False, "python") != before
+
+
 def test_cli_prints_source(tmp_path):
     mod = tmp_path / "model.py"
     mod.write_text("import numpy as np\n\ndef f(a, b):\n    return np.log(a * b)\n")
