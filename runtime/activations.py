@@ -28,13 +28,17 @@ def leaky_relu(x, alpha=0.01):
 
 
 def elu(x, alpha=1.0):
-    """x for x > 0, alpha (e^x - 1) otherwise (expm1 of min(x, 0): no overflow on the unused side)."""
-    return np.where(x > 0.0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+    """x for x > 0, alpha (e^x - 1) otherwise (expm1 of x - max(x, 0), which is min(x, 0): no overflow on
+    the unused side, and the derivative at 0 is alpha, the left one, where min's tie would give 0)."""
+    return np.where(x > 0.0, x, alpha * np.expm1(x - np.maximum(x, 0.0)))
 
 
 def softplus(x):
-    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|)."""
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|), with -|x| written x - 2 max(x, 0): the kinks of
+    max and abs cancel at 0, and this form keeps their derivatives consistent there (1/2, where
+    abs'(0) = 0 would give 0)."""
+    positive = np.maximum(x, 0.0)
+    return positive + np.log1p(np.exp(x - 2.0 * positive))
 
 
 def softsign(x):

@@ -27,8 +27,10 @@ def huber(pred, target, delta=1.0):
 
 
 def binary_cross_entropy(logits, target):
-    """-[t log s(z) + (1-t) log(1 - s(z))] from logits z: max(z, 0) - z t + log1p(e^-|z|)."""
-    per_element = np.maximum(logits, 0.0) - logits * target + np.log1p(np.exp(-np.abs(logits)))
+    """-[t log s(z) + (1-t) log(1 - s(z))] from logits z: max(z, 0) - z t + log1p(e^-|z|), with -|z|
+    written z - 2 max(z, 0) so the gradient at z = 0 is s(0) - t (abs'(0) = 0 would drop the 1/2)."""
+    positive = np.maximum(logits, 0.0)
+    per_element = positive - logits * target + np.log1p(np.exp(logits - 2.0 * positive))
     return np.sum(per_element) / logits.shape[0]
 
 

@@ -216,3 +216,20 @@ def test_lookup_names_the_choices():
         A.get("swish")
     with pytest.raises(ValueError, match="choose from"):
         L.get("focal")
+
+
+def test_smooth_functions_have_their_derivative_at_zero():
+    """softplus, ELU (alpha = 1) and binary cross-entropy are smooth at 0 though written with max;
+    their derivatives there must not take a kink's subgradient (a zero-initialized logistic
+    regression starts exactly at logits 0)."""
+    x, w = np.array([0.0, 0.0]), np.array([1.0, 2.0])
+    for probe, slope in ((probe_softplus, 0.5), (probe_sigmoid, 0.25)):
+        np.testing.assert_allclose(ct.grad(ct.differentiable(probe, target="python"))(x, w), slope * w)
+
+    def unit_elu(x, w):
+        return np.sum(w * A.elu(x, 1.0))
+    np.testing.assert_allclose(ct.grad(ct.differentiable(unit_elu, target="python"))(x, w), w)
+    z, t = np.zeros(4), np.array([0.0, 1.0, 1.0, 1.0])
+    bce = ct.differentiable(probe_binary_cross_entropy, target="python")
+    np.testing.assert_allclose(ct.grad(bce)(z, t), (0.5 - t) / 4)
+    np.testing.assert_allclose(ct.hessian(bce)(z, t), np.eye(4) * 0.25 / 4)
