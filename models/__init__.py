@@ -1,1 +1,2 @@
 """Reference models built from cotangent.runtime and the compiler."""
+from . import logistic, mlp, points  # noqa: F401
