@@ -20,8 +20,8 @@ def make_data(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two correlated features and 0/1 labels drawn from a logistic model, so the classes overlap
     and the loss has a finite minimum (separable data would send the weights to infinity)."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, 2)) @ np.array([[1.0, 0.6], [0.0, 0.8]]) + np.array([1.0, -0.5])
-    logits = 0.5 + x @ np.array([-2.0, 1.0])
+    x = rng.standard_normal((n, 2)) @ np.array([[1.0, 0.6], [0.0, 0.8]]) + np.array([0.5, 0.5])
+    logits = 0.5 + x @ np.array([-3.0, 2.0])
     y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
     return x, y
 

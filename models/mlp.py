@@ -81,7 +81,8 @@ def learning_curves(optimizers: dict[str, rt.Optimizer], epochs: int = 100, batc
         if progress:
             print(f"{name}:")
         try:
-            _, history = train_iris(epochs, optimizer, batch_size, seed, model, progress=progress)
+            with np.errstate(over="ignore", invalid="ignore"):     # a diverging run stops with an error
+                _, history = train_iris(epochs, optimizer, batch_size, seed, model, progress=progress)
             curves[name] = history["loss"]
         except FloatingPointError:
             curves[name] = None

@@ -1,0 +1,54 @@
+"""What the training examples share: their command line, the output folder, and saving plots."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def setup(name: str, description: str, epochs: int | None = None, target: str = "cpu") -> argparse.Namespace:
+    """Parse --out (default out/<name>), --target and, when the example trains for a number of
+    epochs, --epochs; check that matplotlib is there before any training; create the output folder
+    and say where the plots go. `args.out` is a Path."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=f"out/{name}", help="folder for the plots (created if missing)")
+    parser.add_argument("--target", default=target, choices=("cpu", "python"),
+                        help="cpu: compiled with Numba; python: the same generated code run by NumPy")
+    if epochs is not None:
+        parser.add_argument("--epochs", type=int, default=epochs)
+    args = parser.parse_args()
+    try:
+        pyplot()
+    except ImportError as e:
+        parser.exit(1, f"{e}\n")
+    args.out = Path(args.out)
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"writing plots to {args.out}/")
+    return args
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only), or an ImportError saying what to install."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plots need matplotlib: pip install 'cotangent[examples]'") from None
+    return plt
+
+
+def save(fig, path: Path) -> None:
+    """Write a figure as a small PNG and say so."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    pyplot().close(fig)
+    print(f"wrote {path}")
+
+
+def training_source(model, lines: int | None = None) -> str:
+    """The model's generated training function, without the lines that slice each parameter out of
+    the flat buffer `theta`; the first `lines` lines of it when given."""
+    source = model.source()
+    train = source[source.index(f"def {model.name}_train"):source.index(f"def {model.name}_loss")]
+    kept = [line for line in train.rstrip().splitlines() if "= theta[" not in line]
+    return "\n".join(kept[:lines]) + ("\n    ..." if lines is not None and len(kept) > lines else "")
