@@ -341,7 +341,8 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str) -> sp.Comp
     batched = list(leaf_batched) + [True] * (len(params) - len(leaf_batched))   # JVP tangents
     what = {"primal": "values", "grad": "values and gradients", "jvp": "values and tangents"}[plan.inner]
     how = {"all": "summed over the batch", "none": "one row per sample",
-           "shared": "summed over the batch (a batched argument's gradient: one row per sample)"}[plan.summed]
+           "shared": "summed over the batch" + (" (a batched argument's gradient: one row per sample)"
+                                                if any(grad_batched) else "")}[plan.summed]
     doc = f"The {what} of {fn.name} over a batch, {how}."
     name = f"{out_fn.name}_batch"
     mode = f"vmap {plan.inner}"

@@ -47,7 +47,7 @@ def assign_code(fn, s: Assign) -> str:
     if s.op == "trip_count":       # len(range(start, stop, step))
         start, stop, step = args
         if step == "1":
-            return f"{s.target} = max(0, {stop} - {start})"
+            return f"{s.target} = max(0, {stop})" if start == "0" else f"{s.target} = max(0, {stop} - {start})"
         return f"{s.target} = max(0, ({stop} - {start} + {step} - (1 if {step} > 0 else -1)) // {step})"
     raise CompileError(f"the CUDA target does not support {s.op} in device code", s.loc,
                        hint="per-sample code on CUDA works on numbers: arithmetic, math functions, "

@@ -1,0 +1,113 @@
+"""The CUDA target on Numba's CUDA simulator, against the single-thread CPU target: summed and
+per-sample gradients, tapes that must grow, and elementwise kernels.
+
+The simulator must be switched on before numba is imported, so these tests run in a child
+process (test_simulator_run below starts it with NUMBA_ENABLE_CUDASIM=1); in the main process
+they are skipped."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+import cotangent as ct
+from numba.core import config
+from vmap_programs import (GMM_AXES, PATH_AXES, gmm_point, hinge_path, softclip, path_problem,
+                           random_problem, rel_err)
+
+TOL = 1e-10
+SIM = bool(config.ENABLE_CUDASIM)
+on_simulator = pytest.mark.skipif(not SIM, reason="runs in the child process with NUMBA_ENABLE_CUDASIM=1")
+pytestmark = pytest.mark.filterwarnings("ignore:Cannot cache compiled function")
+
+
+def test_simulator_run():
+    """Runs this module on the simulator in a child process, and checks that every test passed."""
+    if SIM:
+        pytest.skip("already on the simulator")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    here = Path(__file__).resolve()
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(here), "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist"], cwd=here.parents[1], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert re.search(r"^4 passed", proc.stdout, re.M) and "failed" not in proc.stdout, proc.stdout[-2000:]
+
+
+def cpu_one_thread(f, *args):
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return f(*args)
+    finally:
+        numba.set_num_threads(before)
+
+
+def both(make, *args):
+    """(CUDA result, single-thread CPU result) of the function `make(target)` at args."""
+    return make("cuda")(*args), cpu_one_thread(make("cpu"), *args)
+
+
+@on_simulator
+def test_gmm_summed_and_per_sample():
+    p = random_problem(3, 3, 80, seed=5)
+    args = (p["alphas"], p["means"], p["icf"], p["x"])
+    (v, g), (v1, g1) = both(lambda t: ct.value_and_grad(ct.vmap(gmm_point, GMM_AXES, reduce="sum", target=t),
+                                                      argnums=(0, 1, 2, 3)), *args)
+    assert rel_err(v, v1) < TOL
+    for a, b in zip(g, g1):
+        assert a.shape == b.shape and rel_err(a, b) < TOL
+    ps, ps1 = both(lambda t: ct.vmap(ct.grad(gmm_point, argnums=(0, 1, 2)), GMM_AXES, target=t), *args)
+    for a, b in zip(ps, ps1):
+        assert a.shape == (80,) + b.shape[1:] and rel_err(a, b) < TOL
+    values, values1 = both(lambda t: ct.vmap(gmm_point, GMM_AXES, target=t), *args)
+    assert values.shape == (80,) and rel_err(values, values1) < TOL
+
+
+@on_simulator
+def test_loop_and_branch_summed_mean_and_per_sample():
+    args = path_problem(n=50)
+    (v, g), (v1, g1) = both(lambda t: ct.value_and_grad(ct.vmap(hinge_path, PATH_AXES, reduce="mean", target=t),
+                                                      argnums=(0, 1, 2, 3)), *args)
+    assert rel_err(v, v1) < TOL and isinstance(g[1], float)
+    for a, b in zip(g, g1):
+        assert rel_err(a, b) < TOL
+    ps, ps1 = both(lambda t: ct.vmap(ct.grad(hinge_path, argnums=(0, 1)), PATH_AXES, target=t), *args)
+    for a, b in zip(ps, ps1):
+        assert rel_err(a, b) < TOL
+
+
+@on_simulator
+def test_tapes_longer_than_the_first_guess():
+    """A loop of 40 trips needs tapes longer than the 32 first allocated: the kernel runs again."""
+    def long_loop(w, x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = np.sin(s * w[i % 3] + x[i])
+        return s
+
+    rng = np.random.default_rng(2)
+    w, x = rng.normal(size=3), rng.normal(size=(20, 40))
+    (v, g), (v1, g1) = both(lambda t: ct.value_and_grad(ct.vmap(long_loop, (None, 0), reduce="sum", target=t),
+                                                      argnums=(0, 1)), w, x)
+    assert rel_err(v, v1) < TOL and rel_err(g[0], g1[0]) < TOL and rel_err(g[1], g1[1]) < TOL
+
+
+@on_simulator
+def test_elementwise_kernels():
+    f = ct.differentiable(softclip, target="cuda")
+    e = ct.elementwise(softclip, target="cuda")
+    x, a = np.linspace(-3.0, 3.0, 40).reshape(8, 5), 1.5
+    ref = np.vectorize(softclip)(x, a)
+    assert rel_err(f(x, a), ref) < 1e-14 and rel_err(e(x, a), ref) < 1e-14
+    dx, da = e.derivative((0, 1))(x, a)
+    cpu = ct.elementwise(softclip, target="cpu")
+    rx, ra = cpu.derivative((0, 1))(x, a)
+    assert rel_err(dx, rx) < 1e-14 and rel_err(da, ra) < 1e-14
+    values, tangents = e.jvp((x, a), (np.ones_like(x), 1.0))
+    assert rel_err(values, ref) < 1e-14 and rel_err(tangents, rx + ra) < 1e-14
+    assert "@cuda.jit" in ct.source(e) and "math.log1p(" in ct.source(e)
