@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numba
 import numpy as np
@@ -260,11 +260,12 @@ class BatchedTransform:
                 raise CompileError(f"argument {i} ({_param(self.pyfunc, i)}) of {self.pyfunc.__name__} "
                                    "has no float leaves: only float arguments can be differentiated")
         target = self.batched.target
-        key = (self.pyfunc, batch.specs, tuple(batch.batched), plan, target)
+        built = replace(plan, keep_value=True)     # the same code whether the caller keeps the value
+        key = (self.pyfunc, batch.specs, tuple(batch.batched), built, target)
         compiled = _CACHE.get(key)
         first = compiled is None
         if first:
-            compiled = build(self.pyfunc, batch.specs, batch.batched, plan, target)
+            compiled = build(self.pyfunc, batch.specs, batch.batched, built, target)
             _CACHE[key] = compiled
         self._last = compiled
         return compiled, batch, first
@@ -302,15 +303,14 @@ class BatchedTransform:
 
 def _outputs(out_fn, plan: Plan, grad_batched: list) -> list:
     """One output per value the per-sample function returns: its value, then each gradient or
-    tangent; `grad_batched` says, per gradient, whether its leaf is batched. A value the caller
-    does not want (per-sample gradients) is summed, the cheapest to keep."""
+    tangent; `grad_batched` says, per gradient, whether its leaf is batched."""
     from .backends.pysource import _type_of
     ret = out_fn.body[-1]
     rank = lambda v: _type_of(out_fn, v).rank
     if plan.inner == "primal":
         return [Output("value", "{out}", rank(ret.values[0]), plan.summed != "none")]
     (value,), items = ret.values        # return value, (gradients or tangent...)
-    outs = [Output("value", "{out}[0]", rank(value), plan.summed != "none" or not plan.keep_value)]
+    outs = [Output("value", "{out}[0]", rank(value), plan.summed != "none")]
     for j, (item, batched) in enumerate(zip(items, grad_batched)):
         access = "{out}[1]" if len(items) == 1 else f"{{out}}[1][{j}]"
         summed = plan.summed == "all" or (plan.summed == "shared" and not batched)

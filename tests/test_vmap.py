@@ -8,7 +8,7 @@ import pytest
 
 import cotangent as ct
 from vmap_programs import (GMM_AXES, PATH_AXES, DATA, gmm_point, gmm_prior, hinge_path, softclip, load,
-                           loop_reference, path_problem, random_problem, rel_err, wishart_constant)
+                           loop_reference, one_thread, path_problem, random_problem, rel_err, wishart_constant)
 
 TOL = 1e-10
 pytestmark = pytest.mark.filterwarnings("ignore:Cannot cache compiled function")   # under NUMBA_OPT=0
@@ -23,15 +23,6 @@ def gmm():
 @pytest.fixture(scope="module")
 def gmm_grad():
     return ct.value_and_grad(ct.vmap(gmm_point, GMM_AXES, reduce="sum"), argnums=(0, 1, 2))
-
-
-def one_thread(f, *args):
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        return f(*args)
-    finally:
-        numba.set_num_threads(before)
 
 
 def test_gmm_summed_gradient_matches_one_thread_a_loop_and_adbench(gmm, gmm_grad):
@@ -74,10 +65,11 @@ def test_gmm_per_sample_gradients(gmm):
     assert per_sample[0].shape == (300,) + args[0].shape and per_sample[1].shape == (300,) + args[2].shape
     for j in range(2):
         assert rel_err(per_sample[j], np.array([r[j] for r in ref])) < TOL
-    jac = ct.jacrev(ct.vmap(gmm_point, GMM_AXES), argnums=0)(*args)       # the same, as a Jacobian
-    assert rel_err(jac, per_sample[0]) < TOL
-    values, d_alphas = ct.vmap(ct.value_and_grad(gmm_point), GMM_AXES)(*args)
+    jac = ct.jacrev(ct.vmap(gmm_point, GMM_AXES), argnums=(0, 2))(*args)       # the same, as a Jacobian
+    assert rel_err(jac[0], per_sample[0]) < TOL and rel_err(jac[1], per_sample[1]) < TOL
+    values, (d_alphas, _) = ct.vmap(ct.value_and_grad(gmm_point, argnums=(0, 2)), GMM_AXES)(*args)
     assert values.shape == (300,) and rel_err(d_alphas, per_sample[0]) < TOL
+    assert rel_err(values, np.array([gmm_point(*args[:3], x) for x in args[3]])) < TOL
 
 
 @pytest.fixture(scope="module")

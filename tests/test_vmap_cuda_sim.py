@@ -10,13 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 
 import cotangent as ct
 from numba.core import config
-from vmap_programs import (GMM_AXES, PATH_AXES, gmm_point, hinge_path, softclip, path_problem,
+from vmap_programs import (GMM_AXES, PATH_AXES, gmm_point, hinge_path, softclip, one_thread, path_problem,
                            random_problem, rel_err)
 
 TOL = 1e-10
@@ -38,18 +37,9 @@ def test_simulator_run():
     assert re.search(r"^4 passed", proc.stdout, re.M) and "failed" not in proc.stdout, proc.stdout[-2000:]
 
 
-def cpu_one_thread(f, *args):
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        return f(*args)
-    finally:
-        numba.set_num_threads(before)
-
-
 def both(make, *args):
     """(CUDA result, single-thread CPU result) of the function `make(target)` at args."""
-    return make("cuda")(*args), cpu_one_thread(make("cpu"), *args)
+    return make("cuda")(*args), one_thread(make("cpu"), *args)
 
 
 @on_simulator

@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -45,6 +46,16 @@ def loop_reference(grad_f, args, axes):
     """Per-sample (value, gradients) of a plain ct.grad / ct.value_and_grad, one sample at a time."""
     n = next(a.shape[0] for a, ax in zip(args, axes) if ax is not None)
     return [grad_f(*[a[i] if ax is not None else a for a, ax in zip(args, axes)]) for i in range(n)]
+
+
+def one_thread(f, *args):
+    """f(*args) on one Numba thread: the reference the threaded and CUDA results must match."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return f(*args)
+    finally:
+        numba.set_num_threads(before)
 
 
 def rel_err(a, b) -> float:

@@ -15,11 +15,11 @@ CompileError that names the construct and its line; the CPU target then uses the
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import CompileError
 from ..ir.nodes import Assign, SetItem, Return, Var, Function, TapeNew, Push, Pop, walk, operands
-from ..ir.types import Type, TupleType
+from ..ir.types import Type
 from .pysource import statement_code, value_text, function_source, _type_of
 
 CONSTRUCTORS = ("zeros", "zeros_like", "empty", "empty_like")
@@ -31,8 +31,9 @@ class Buffered:
     fn: Function               # the function to print (params extended, buffer constructors dropped)
     outputs: list              # per returned value: (parameter name, rank)
     tapes: list                # tape names, in row order
-    tape_params: tuple = ()    # ("tapes", "tape_need") names, when there are tapes
-    notes: dict = field(default_factory=dict)
+    tape_params: tuple         # ("tapes", "tape_need") names, when there are tapes
+    counters: dict             # tape -> the name of its push count
+    returned: list             # the returned values, flat, in the order of outputs
 
 
 def fresh(taken: set, base: str) -> str:
@@ -109,7 +110,7 @@ def buffer_form(out_fn: Function, summed: list) -> Buffered:
     fn.params = list(out_fn.params) + [name for name, rank in outputs if rank == 0 or name in buffers] + list(tape_params)
     fn.types = dict(out_fn.types)
     counters = {tape: fresh(taken, f"{tape}_n") for tape in tapes}
-    return Buffered(fn, outputs, tapes, tape_params, {"counters": counters, "flat": flat})
+    return Buffered(fn, outputs, tapes, tape_params, counters, flat)
 
 
 def _without(stmts: list, drop: list) -> list:
@@ -130,7 +131,7 @@ def printer(b: Buffered, assign_code=statement_code, tape_full: str = "") -> cal
     """The statement printer of the buffer form. `assign_code` prints assignments (the CUDA
     backend maps NumPy calls to `math`); `tape_full` is the line that records a full tape
     (`{need}` is the length needed)."""
-    counters = b.notes["counters"]
+    counters = b.counters
     row = {tape: k for k, tape in enumerate(b.tapes)}
     tapes, need = b.tape_params or ("", "")
 
@@ -149,7 +150,7 @@ def printer(b: Buffered, assign_code=statement_code, tape_full: str = "") -> cal
             cast = {"int": f"int({read})", "bool": f"{read} != 0.0"}.get(t.kind, read)
             return f"{n} -= 1\n{s.target} = {cast}"
         if isinstance(s, Return):
-            lines = [f"{name}[0] += {value_text(v)}" for (name, rank), v in zip(b.outputs, b.notes["flat"])
+            lines = [f"{name}[0] += {value_text(v)}" for (name, rank), v in zip(b.outputs, b.returned)
                      if rank == 0]
             return "\n".join(lines + ["return"])
         if isinstance(s, Assign):
