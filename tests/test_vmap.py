@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import cotangent as ct
-from vmap_programs import (GMM_AXES, PATH_AXES, DATA, gmm_point, gmm_prior, hinge_path, softclip, load,
+from vmap_programs import (GMM_AXES, PATH_AXES, DATA, gmm_point, gmm_prior, hinge_path, local_buffer, softclip, load,
                            loop_reference, one_thread, path_problem, random_problem, rel_err, wishart_constant)
 
 TOL = 1e-10
@@ -140,6 +140,18 @@ def test_a_per_sample_function_that_makes_arrays_runs_allocating_on_cpu():
     assert "np.tanh(W @ x + b)" in str(e.value)
 
 
+def test_a_small_array_of_constant_shape_made_inside():
+    rng = np.random.default_rng(4)
+    w, x = rng.normal(size=4), rng.normal(size=(30, 3))
+    vg = ct.value_and_grad(ct.vmap(local_buffer, (None, 0), reduce="sum"), argnums=(0, 1))
+    value, (d_w, d_x) = vg(w, x)
+    ref = loop_reference(ct.value_and_grad(local_buffer, argnums=(0, 1)), (w, x), (None, 0))
+    assert rel_err(value, sum(r[0] for r in ref)) < TOL and rel_err(d_w, sum(r[1][0] for r in ref)) < TOL
+    assert rel_err(d_x, np.array([r[1][1] for r in ref])) < TOL
+    src = ct.source(ct.grad(ct.vmap(local_buffer, (None, 0), reduce="sum", target="cuda")), w, x)
+    assert "h = cuda.local.array((3,), numba.float64)" in src and "h_bar = cuda.local.array((3,)" in src
+
+
 def test_source_shows_the_thread_loop_and_the_buffer_form(path):
     g = ct.grad(ct.vmap(hinge_path, PATH_AXES, reduce="sum"), argnums=(0, 1))
     src = ct.source(g, *path)
@@ -223,10 +235,13 @@ def _nvvm_available() -> bool:
 
 
 @pytest.mark.skipif(not _nvvm_available(), reason="needs the CUDA toolkit's NVVM (numba-cuda[cu13])")
-@pytest.mark.parametrize("which", ["gmm", "path", "elementwise"])
+@pytest.mark.parametrize("which", ["gmm", "path", "local", "elementwise"])
 def test_cuda_kernels_compile_to_ptx(which, gmm, path):
     """Numba's real CUDA compiler (not the simulator) types and lowers the generated kernels."""
-    if which == "gmm":
+    if which == "local":
+        f, argnums, args = ct.vmap(local_buffer, (None, 0), reduce="sum", target="cuda"), (0, 1), \
+            (np.ones(4), np.ones((8, 3)))
+    elif which == "gmm":
         f, argnums, args = ct.vmap(gmm_point, GMM_AXES, reduce="sum", target="cuda"), (0, 1, 2), gmm[1]
     elif which == "path":
         f, argnums, args = ct.vmap(hinge_path, PATH_AXES, reduce="sum", target="cuda"), (0, 1, 2, 3), path

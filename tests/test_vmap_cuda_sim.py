@@ -15,7 +15,7 @@ import pytest
 
 import cotangent as ct
 from numba.core import config
-from vmap_programs import (GMM_AXES, PATH_AXES, gmm_point, hinge_path, softclip, one_thread, path_problem,
+from vmap_programs import (GMM_AXES, PATH_AXES, gmm_point, hinge_path, local_buffer, softclip, one_thread, path_problem,
                            random_problem, rel_err)
 
 TOL = 1e-10
@@ -72,7 +72,7 @@ def test_loop_and_branch_summed_mean_and_per_sample():
 
 
 @on_simulator
-def test_tapes_longer_than_the_first_guess():
+def test_tapes_longer_than_the_first_guess_and_local_arrays():
     """A loop of 40 trips needs tapes longer than the 32 first allocated: the kernel runs again."""
     def long_loop(w, x):
         s = 0.0
@@ -83,6 +83,10 @@ def test_tapes_longer_than_the_first_guess():
     rng = np.random.default_rng(2)
     w, x = rng.normal(size=3), rng.normal(size=(20, 40))
     (v, g), (v1, g1) = both(lambda t: ct.value_and_grad(ct.vmap(long_loop, (None, 0), reduce="sum", target=t),
+                                                      argnums=(0, 1)), w, x)
+    assert rel_err(v, v1) < TOL and rel_err(g[0], g1[0]) < TOL and rel_err(g[1], g1[1]) < TOL
+    w, x = rng.normal(size=4), rng.normal(size=(30, 3))       # a local array of constant shape
+    (v, g), (v1, g1) = both(lambda t: ct.value_and_grad(ct.vmap(local_buffer, (None, 0), reduce="sum", target=t),
                                                       argnums=(0, 1)), w, x)
     assert rel_err(v, v1) < TOL and rel_err(g[0], g1[0]) < TOL and rel_err(g[1], g1[1]) < TOL
 

@@ -30,6 +30,17 @@ def hinge_path(theta, scale, x, y):
     return t * y + np.sin(s)
 
 
+def local_buffer(w, x):
+    """A per-sample function that fills a small array of constant shape and reads it back."""
+    h = np.zeros(3)
+    for i in range(3):
+        h[i] = np.tanh(w[i] * x[i] + w[3])
+    s = 0.0
+    for i in range(3):
+        s += h[i] * h[(i + 1) % 3]
+    return s
+
+
 def softclip(x, a):
     """A function of numbers with a branch, for ct.elementwise."""
     if x > a:

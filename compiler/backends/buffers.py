@@ -1,5 +1,5 @@
-"""The per-sample function in buffer form: it allocates nothing, so a batch loop can call it from
-many CPU threads, and CUDA can run it as a device function.
+"""The per-sample function in buffer form: it allocates nothing on the heap, so a batch loop can
+call it from many CPU threads, and CUDA can run it as a device function.
 
 Generated code allocates in three places, and each becomes something the caller owns:
 - a returned array (a gradient, or an output the function fills element by element) becomes a
@@ -10,19 +10,24 @@ Generated code allocates in three places, and each becomes something the caller 
   `tape_need[0]` records the length it needed; the caller then runs the batch again with longer
   tapes.
 
-What cannot be put in this form (arrays made and used inside the function, tapes of arrays) is a
-CompileError that names the construct and its line; the CPU target then uses the allocating form."""
+- a small array the function makes with a constant shape (`np.zeros(3)`) and only reads and
+  writes element by element stays (on CUDA, in the thread's local memory).
+
+What cannot be put in this form (arrays of other shapes, whole-array operations, tapes of arrays)
+is a CompileError that names the construct and its line; the CPU target then uses the allocating
+form."""
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
 
 from ..errors import CompileError
-from ..ir.nodes import Assign, SetItem, Return, Var, Function, TapeNew, Push, Pop, walk, operands
+from ..ir.nodes import Assign, SetItem, Return, Var, Const, Function, TapeNew, Push, Pop, walk, operands
 from ..ir.types import Type
-from .pysource import statement_code, value_text, function_source, _type_of
+from .pysource import statement_code, value_text, function_source, _type_of, COMMENT_COLUMN
 
 CONSTRUCTORS = ("zeros", "zeros_like", "empty", "empty_like")
+LOCAL_FILL = {"zeros": 0, "empty": 0, "ones": 1, "zeros_like": 0, "empty_like": 0, "ones_like": 1}
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Buffered:
     tape_params: tuple         # ("tapes", "tape_need") names, when there are tapes
     counters: dict             # tape -> the name of its push count
     returned: list             # the returned values, flat, in the order of outputs
+    local: dict                # small arrays of constant shape made inside: name -> (shape, fill, index names)
 
 
 def fresh(taken: set, base: str) -> str:
@@ -72,7 +78,7 @@ def buffer_form(out_fn: Function, summed: list) -> Buffered:
             raise _unsupported("returning an argument, or one array twice", ret.loc)
         buffers[v.name] = add_up
         outputs.append((v.name, t.rank))
-    made = {}
+    made, local = {}, {}
     tapes = []
     for s in walk(out_fn.body):
         if isinstance(s, Assign):
@@ -83,14 +89,24 @@ def buffer_form(out_fn: Function, summed: list) -> Buffered:
                                        f"operations ({s.op})", s.loc)
                 made[s.target] = s
             elif isinstance(t, Type) and t.rank > 0:
-                raise _unsupported(f"{s.op} makes an array ({s.target})", s.loc)
+                shape = _constant_shape(s, local)
+                if shape is None or s.target in local:
+                    raise _unsupported(f"{s.op} makes an array ({s.target})", s.loc,
+                                       hint="arrays made inside need a constant shape (np.zeros(3)) and "
+                                            "element reads and writes only; or work on numbers")
+                local[s.target] = (shape, LOCAL_FILL[s.op], [fresh(taken, f"{s.target}_i{k}") for k in range(len(shape))])
             for a in s.args:
                 if isinstance(a, Var) and a.name in buffers and not (s.op == "getitem" and not buffers[a.name]):
                     raise _unsupported(f"the returned array {a.name} is read by {s.op}", s.loc)
+                if isinstance(a, Var) and a.name in local and s.op not in ("getitem", "shape", "dim", "size") \
+                        and s.target not in local:
+                    raise _unsupported(f"{s.op} uses the array {a.name} as a whole", s.loc)
         elif isinstance(s, SetItem):
-            if s.target not in buffers:
+            if s.target not in buffers and s.target not in local:
                 raise _unsupported(f"writing into {s.target}, an array the function made", s.loc)
-            if buffers[s.target] and s.op != "add":
+            if out_fn.types[s.target].rank != sum(1 for e in dict(s.params)["index"] if e[0] == "int"):
+                raise _unsupported(f"writing a slice of {s.target}", s.loc, hint="write element by element")
+            if buffers.get(s.target) and s.op != "add":
                 raise _unsupported(f"{s.target} is summed over the batch, so it can only be added into "
                                    f"(+=), not overwritten", s.loc)
         elif isinstance(s, TapeNew):
@@ -102,15 +118,27 @@ def buffer_form(out_fn: Function, summed: list) -> Buffered:
                                    hint="write the loop body with numbers, so its tape holds numbers")
         else:
             for a in operands(s):
-                if isinstance(a, Var) and a.name in buffers and not isinstance(s, Return):
-                    raise _unsupported(f"the returned array {a.name} is used as a whole", s.loc)
+                if isinstance(a, Var) and (a.name in buffers or a.name in local) and not isinstance(s, Return):
+                    raise _unsupported(f"the array {a.name} is used as a whole", s.loc)
     fn = copy.copy(out_fn)
     fn.body = _without(out_fn.body, list(made.values()))
     tape_params = (fresh(taken, "tapes"), fresh(taken, "tape_need")) if tapes else ()
     fn.params = list(out_fn.params) + [name for name, rank in outputs if rank == 0 or name in buffers] + list(tape_params)
     fn.types = dict(out_fn.types)
     counters = {tape: fresh(taken, f"{tape}_n") for tape in tapes}
-    return Buffered(fn, outputs, tapes, tape_params, counters, flat)
+    return Buffered(fn, outputs, tapes, tape_params, counters, flat, local)
+
+
+def _constant_shape(s: Assign, local: dict) -> tuple | None:
+    """The shape of a small array made inside, when it is a constant: np.zeros(3), np.ones((2, 3)),
+    np.zeros_like(h) of such an array."""
+    if s.op in ("zeros", "empty", "ones") and all(isinstance(a, Const) and isinstance(a.value, int)
+                                                  for a in s.args) and s.args:
+        return tuple(a.value for a in s.args)
+    if s.op in ("zeros_like", "empty_like", "ones_like") and isinstance(s.args[0], Var) \
+            and s.args[0].name in local:
+        return local[s.args[0].name][0]
+    return None
 
 
 def _without(stmts: list, drop: list) -> list:
@@ -167,6 +195,10 @@ def source_lines(b: Buffered, decorator: str, code) -> tuple[list, dict]:
     for k, line in enumerate(lines):
         head, *rest = line.split("\n")
         indent = head[:len(head) - len(head.lstrip())]
+        if rest and "  # " in rest[-1]:        # the source comment belongs on the first line
+            code, comment = rest[-1].rsplit("  # ", 1)
+            rest[-1] = code.rstrip()
+            head = f"{head.ljust(len(indent) + COMMENT_COLUMN)}  # {comment}"
         if k in locmap:
             outmap[len(out)] = locmap[k]
         out.append(head)

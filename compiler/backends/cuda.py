@@ -29,10 +29,23 @@ SAME = {"add", "sub", "mul", "truediv", "pow", "neg", "mod", "floordiv", "lt", "
         "bool", "shape", "dim", "size", "tuple_getitem", "getitem"}
 
 
-def assign_code(fn, s: Assign) -> str:
+def local_array(name: str, shape: tuple, fill, index: list, kind: str) -> str:
+    """A small array of constant shape in the thread's local memory, filled like np.zeros/ones."""
+    dtype = {"float": "numba.float64", "int": "numba.int64", "bool": "numba.boolean"}[kind]
+    lines = [f"{name} = cuda.local.array({shape!r}, {dtype})"]
+    for depth, (i, n) in enumerate(zip(index, shape)):
+        lines.append("    " * depth + f"for {i} in range({n}):")
+    value = {"float": f"{float(fill)!r}", "int": str(fill), "bool": str(bool(fill))}[kind]
+    lines.append("    " * len(shape) + f"{name}[{', '.join(index)}] = {value}")
+    return "\n".join(lines)
+
+
+def assign_code(fn, s: Assign, local: dict | None = None) -> str:
     """One assignment as device code, or a CompileError for what device code cannot do."""
     args = [value_text(a) for a in s.args]
     t = fn.types.get(s.target)
+    if local and s.target in local:
+        return local_array(s.target, *local[s.target], t.kind)
     if isinstance(t, Type) and t.rank:
         raise CompileError(f"the CUDA target cannot run {s.op} here: it makes an array", s.loc)
     if s.op in SAME:
@@ -57,7 +70,7 @@ def assign_code(fn, s: Assign) -> str:
 def module_source(b: Buffered, header: str, name: str, doc: str, params: list, batched: list,
                   outputs: list) -> str:
     """The CUDA module: the device function, the batch kernel `name`, and the row-sum kernel."""
-    code = printer(b, assign_code, "cuda.atomic.max({tape_need}, 0, {need})")
+    code = printer(b, lambda fn, s: assign_code(fn, s, b.local), "cuda.atomic.max({tape_need}, 0, {need})")
     device, _ = source_lines(b, "@cuda.jit(device=True)", code)
     from .parallel import sample_args
     taken = set(params) | {"np", "math", "cuda", b.fn.name, name}
@@ -75,7 +88,7 @@ def module_source(b: Buffered, header: str, name: str, doc: str, params: list, b
               f"    for {i} in range({slot}, {params[batched.index(True)]}.shape[0], {slots}):",
               f"        {b.fn.name}({sample_args(params, batched, i)}, {', '.join(rows)})"]
     lines = [f"# {line}" for line in header.splitlines()]
-    lines += ["import math", "import numpy as np", "from numba import cuda", "", ""]
+    lines += ["import math", "import numpy as np", "import numba", "from numba import cuda", "", ""]
     lines += device + ["", ""] + kernel + ["", ""] + SUM_ROWS.splitlines()
     return "\n".join(lines) + "\n"
 
