@@ -29,7 +29,8 @@ class BufferRun:
     def buffers(self, n: int, rows: int, shapes: list, cuda_layout: bool) -> list:
         """Zeroed output buffers (`rows` rows for a summed output, n for the others), then the tapes
         and the length they need (on CUDA the tapes' last axis is the thread, for coalescing)."""
-        bufs = [np.zeros(((rows if o.summed else n),) + (s or (1,))) for o, s in zip(self.outputs, shapes)]
+        bufs = [np.zeros((rows,) + _padded(s or (1,), not cuda_layout)) if o.summed else np.zeros((n,) + (s or (1,)))
+                for o, s in zip(self.outputs, shapes)]
         if self.n_tapes:
             shape = (self.n_tapes, self.capacity, rows) if cuda_layout else (rows, self.n_tapes, self.capacity)
             bufs += [np.zeros(shape), np.zeros(1 if cuda_layout else rows, np.int64)]
@@ -43,7 +44,7 @@ class BufferRun:
             self.driver(*leaves, *bufs, chunks)
             if not self._longer(int(bufs[-1].max()) if self.n_tapes else 0):
                 break
-        return tuple(self._finish(b.sum(axis=0) if o.summed else b, s, o.summed)
+        return tuple(self._finish(b.sum(axis=0)[:(s or (1,))[0]] if o.summed else b, s, o.summed)
                      for b, o, s in zip(bufs, self.outputs, shapes))
 
     def _longer(self, needed: int) -> bool:
@@ -94,6 +95,16 @@ class BufferRun:
         # function; without a GPU the one given here stands in
         with mock.patch.object(dispatcher, "get_current_device", lambda: device):
             return cuda.compile_ptx(self.driver.py_func, tuple(typeof(a) for a in args), cc=cc)[0]
+
+
+def _padded(shape: tuple, pad: bool) -> tuple:
+    """A summed output's row shape on the CPU: its first axis is longer by what puts 64 bytes
+    between the end of one chunk's row and the start of the next, so two threads adding into their
+    rows never write one cache line (the per-sample code writes inside the first shape[0] only)."""
+    if not pad:
+        return shape
+    inner = int(np.prod(shape[1:]))
+    return (shape[0] + -(-8 // inner),) + shape[1:]
 
 
 def simulator() -> bool:
