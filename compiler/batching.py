@@ -308,6 +308,9 @@ def _outputs(out_fn, plan: Plan, grad_batched: list) -> list:
     ret = out_fn.body[-1]
     rank = lambda v: _type_of(out_fn, v).rank
     if plan.inner == "primal":
+        if len(ret.values) != 1:
+            raise CompileError("ct.vmap of a function that returns a tuple is not supported", ret.loc,
+                               hint="return one number or array per sample (map each output separately)")
         return [Output("value", "{out}", rank(ret.values[0]), plan.summed != "none")]
     (value,), items = ret.values        # return value, (gradients or tangent...)
     outs = [Output("value", "{out}[0]", rank(value), plan.summed != "none")]

@@ -204,6 +204,10 @@ def test_elementwise_on_the_cpu():
     assert isinstance(e(0.5, 1.5), float)
 
 
+def path_and_scale(theta, scale, x, y):
+    return hinge_path(theta, scale, x, y), scale
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda p: ct.grad(ct.vmap(hinge_path, PATH_AXES), argnums=0)(*p), "one value per sample"),
     (lambda p: ct.vmap(hinge_path, PATH_AXES)(p[0], p[1], p[2], p[3][:5]), "different batch sizes"),
@@ -212,6 +216,7 @@ def test_elementwise_on_the_cpu():
     (lambda p: ct.vmap(hinge_path, (None, 0))(*p), "in_axes has 2 entries"),
     (lambda p: ct.jacrev(ct.vmap(hinge_path, PATH_AXES), argnums=2)(*p), "block-diagonal"),
     (lambda p: ct.vmap(ct.vmap(hinge_path, PATH_AXES)), "vmap of a batched function"),
+    (lambda p: ct.vmap(path_and_scale, PATH_AXES)(*p), "returns a tuple"),
 ])
 def test_errors(path, call, message):
     with pytest.raises(ct.CompileError, match=message):
