@@ -103,7 +103,7 @@ def points_mlp(classes: int, hidden: Sequence[int] = (32, 32), l2: float = 1e-4,
 POINT_SETS = {"moons": points.moons, "spirals": points.spirals}
 
 
-def train_points(kind: str = "moons", n: int = 400, epochs: int = 300, l2: float = 1e-4, lr: float = 0.01,
+def train_points(kind: str = "moons", n: int = 400, epochs: int = 200, l2: float = 1e-3, lr: float = 0.01,
                  batch_size: int = 32, seed: int = 0, target: str = "cpu",
                  progress: bool = False) -> tuple[rt.Sequential, rt.History, tuple[np.ndarray, np.ndarray]]:
     """Adam on a generated point set ("moons": 2 classes, "spirals": 4 arms); returns the model,
