@@ -39,6 +39,7 @@ def test_mlp_learns_xor():
     x, y = points.xor()
     assert rt.evaluate(model, x, y)["accuracy"] == 1.0
     assert history["loss"][-1] < 0.05 < history["loss"][0]
+    assert "def xor_train_grad(theta, x, target):" in model.source("grad")
 
 
 def test_iris_4_8_3_reaches_96_percent_training_accuracy():
@@ -64,6 +65,7 @@ def test_two_hidden_layer_mlp_separates_points_and_its_boundary_follows_them(kin
     col = np.clip(np.searchsorted(xx[0], x[:, 0]), 0, 59)
     row = np.clip(np.searchsorted(yy[:, 0], x[:, 1]), 0, 59)
     assert np.mean(grid[row, col] == np.argmax(model.predict(x), axis=1)) > 0.9
+    assert "l2_penalty(dense_0_W)" in model.source() and f"def points{classes}_train_grad" in model.source("grad")
 
 
 def test_l2_shrinks_the_weights():
