@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 
@@ -52,3 +53,19 @@ def training_source(model, lines: int | None = None) -> str:
     train = source[source.index(f"def {model.name}_train"):source.index(f"def {model.name}_loss")]
     kept = [line for line in train.rstrip().splitlines() if "= theta[" not in line]
     return "\n".join(kept[:lines]) + ("\n    ..." if lines is not None and len(kept) > lines else "")
+
+
+def reversed_loop(grad_source: str, loop_var: str, lines: int = 30) -> str:
+    """From a generated gradient, the first reversed loop over `loop_var` (t, g, i, ...): its header,
+    how many values it takes back off the tapes, then up to `lines` of its adjoint lines."""
+    body = grad_source[grad_source.find("_bar = 1.0"):].splitlines()
+    header = re.compile(rf"\s*for {loop_var}(_\d+)? in range\(")
+    start = next(i for i, line in enumerate(body) if header.match(line))
+    indent = len(body[start]) - len(body[start].lstrip())
+    end = next((i for i in range(start + 1, len(body)) if len(body[i]) - len(body[i].lstrip()) <= indent), len(body))
+    pops = sum("_tape.pop()" in line for line in body[start:end])
+    first = next(i for i in range(start, end) if "# adjoint of" in body[i])
+    pad = " " * (indent + 4)
+    note = f"{pad}# ... {pops} value{'s' * (pops != 1)} taken back off the tapes, cheap ones recomputed, then:"
+    shown = [body[start], note, *body[first:min(end, first + lines)]]
+    return "\n".join(shown) + (f"\n{pad}..." if first + lines < end else "")
