@@ -1,3 +1,3 @@
 """Reference models built from cotangent.runtime and the compiler."""
 from . import logistic, mlp, points  # noqa: F401
-from . import sequence  # noqa: F401
+from . import deepsets, graph, sequence, transformer  # noqa: F401
