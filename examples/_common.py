@@ -6,16 +6,19 @@ import re
 from pathlib import Path
 
 
-def setup(name: str, description: str, epochs: int | None = None, target: str = "cpu") -> argparse.Namespace:
+def setup(name: str, description: str, epochs: int | None = None, target: str = "cpu",
+          steps: int | None = None) -> argparse.Namespace:
     """Parse --out (default out/<name>), --target and, when the example trains for a number of
-    epochs, --epochs; check that matplotlib is there before any training; create the output folder
-    and say where the plots go. `args.out` is a Path."""
+    epochs (or steps), --epochs (--steps); check that matplotlib is there before any training;
+    create the output folder and say where the plots go. `args.out` is a Path."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", default=f"out/{name}", help="folder for the plots (created if missing)")
     parser.add_argument("--target", default=target, choices=("cpu", "python"),
                         help="cpu: compiled with Numba; python: the same generated code run by NumPy")
     if epochs is not None:
         parser.add_argument("--epochs", type=int, default=epochs)
+    if steps is not None:
+        parser.add_argument("--steps", type=int, default=steps)
     args = parser.parse_args()
     try:
         pyplot()
@@ -69,3 +72,11 @@ def reversed_loop(grad_source: str, loop_var: str, lines: int = 30) -> str:
     note = f"{pad}# ... {pops} value{'s' * (pops != 1)} taken back off the tapes, cheap ones recomputed, then:"
     shown = [body[start], note, *body[first:min(end, first + lines)]]
     return "\n".join(shown) + (f"\n{pad}..." if first + lines < end else "")
+
+
+def source_from(source: str, marker: str, lines: int) -> str:
+    """`lines` lines of a generated source, from the line holding `marker` (from the top when no
+    line holds it), then an ellipsis: the part of a long gradient worth reading."""
+    at = source.find(marker)
+    start = source.rfind("\n", 0, at) + 1 if at >= 0 else 0
+    return "\n".join(source[start:].splitlines()[:lines]) + "\n    ..."
