@@ -4,8 +4,9 @@ trained on 80% of the 1,797 images and tested on the other 20%. Prints the test 
 confusion matrix, the time per epoch, the generated model source and the first lines of its
 generated gradient; plots loss and accuracy per epoch, and the test digits it gets wrong.
 
-The Python target (the generated code run by NumPy) is the default: compiling this gradient with
-Numba takes many minutes (the 4-D slice writes of the convolutions), for no faster an epoch.
+The Python target (the generated code run by NumPy) is the default: under Numba an epoch takes half
+as long, but compiling this gradient (the 4-D slice writes of the convolutions) took 22 minutes
+on a 2-core machine, and the whole run takes seconds in NumPy.
 
     python examples/cnn_digits.py [--epochs 30] [--out out/cnn_digits] [--target python|cpu]
 """

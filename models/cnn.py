@@ -6,9 +6,10 @@ Images are channels last, (batch, 8, 8, 1). With "same" padding the blocks go 8x
 adjoints of the im2col products, of the pooling maxima and of the padding) is one generated function:
 `model.source("grad")`.
 
-Target: the Python target, the generated code run by NumPy, is the default. Under Numba an epoch is
-about as fast, but compiling the gradient of the 4-D slice writes in the convolutions takes minutes
-(tens of minutes on a busy 2-core machine) before the first step."""
+Target: the Python target, the generated code run by NumPy, is the default. Under Numba an epoch
+takes half as long (0.067 s against 0.135 s, batches of 64 on one core), but compiling the gradient
+of the convolutions' 4-D slice writes took 22 minutes on a busy 2-core machine (1.2 s when it is
+loaded from the disk cache later), and the whole 30-epoch run takes 4 s in NumPy."""
 from __future__ import annotations
 
 import numpy as np

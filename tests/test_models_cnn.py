@@ -1,7 +1,7 @@
 """The LeNet-style CNN reaches >= 95% accuracy on held-out 8x8 digits, and its example runs.
 
-It trains on the Python target (the generated code run by NumPy): an epoch takes about as long as
-under Numba, and Numba takes many minutes to compile this gradient."""
+It trains on the Python target (the generated code run by NumPy): an epoch takes twice as long as
+under Numba, but Numba takes many minutes to compile this gradient."""
 import numpy as np
 import pytest
 
