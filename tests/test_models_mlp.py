@@ -6,17 +6,12 @@ sigmoid stacks but not with ReLU + He, batch normalization or skip connections.
 Everything trains on the Python target (the same generated code run by NumPy): for these small
 networks it is faster than compiling with Numba. The slow tests run each example on a short
 configuration, and the quickstart."""
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-import cotangent as ct
 from cotangent import runtime as rt
 from cotangent.models import logistic, mlp, points
+from example_runner import run_example, run_script
 
 PY = "python"
 
@@ -102,7 +97,6 @@ def test_gradients_vanish_through_sigmoid_layers_but_not_with_relu_he_batch_norm
         assert ratio(activation="sigmoid", init="glorot_uniform", batch_norm=True) > 0.1
 
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SMALL_RUNS = [   # script, arguments of a short run, plots it must write
     ("logistic_regression.py", ["--target", "python"], ["logistic_regression.png"]),
     ("xor_mlp.py", ["--target", "python"], ["xor_history.png"]),
@@ -120,22 +114,14 @@ def test_example_runs_end_to_end_and_writes_its_plots(script, args, plots, tmp_p
     pytest.importorskip("matplotlib")
     if "iris" in script:
         pytest.importorskip("sklearn")
-    env = dict(os.environ, MPLBACKEND="Agg",
-               COTANGENT_CACHE_DIR=os.environ.get("COTANGENT_CACHE_DIR", str(ct.config.cache_dir)))
-    run = subprocess.run([sys.executable, str(EXAMPLES / script), "--out", str(tmp_path), *args],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert f"writing plots to {tmp_path}" in run.stdout
+    run_example(script, args, tmp_path)
     for name in plots:
         assert (tmp_path / name).stat().st_size > 10_000, name
 
 
 @pytest.mark.slow
 def test_quickstart_shows_the_worked_examples(tmp_path):
-    env = dict(os.environ, COTANGENT_CACHE_DIR=os.environ.get("COTANGENT_CACHE_DIR", str(ct.config.cache_dir)))
-    run = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py")], capture_output=True, text=True,
-                         env=env, cwd=tmp_path, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = run_script("quickstart.py", [], tmp_path)
     for expected in ("gradient = [0.5000, 0.3333]", "def f_grad(a, b):", "def z_jvp(x1, x2, x1_dot, x2_dot):",
                      "def z_grad(x1, x2):", "def tanh_via_exp_grad(x):", "forward: [2.5839, 2.0000]  reverse: [2.5839"):
         assert expected in run.stdout, expected
