@@ -87,3 +87,12 @@ def random_problem(d: int, K: int, n: int, seed: int = 0) -> dict:
     return {"alphas": rng.normal(size=K), "means": rng.uniform(size=(K, d)),
             "icf": rng.normal(size=(K, d * (d + 1) // 2)), "x": rng.normal(size=(n, d)),
             "gamma": 1.0, "m": 0, "d": d}
+
+
+def scatter(d: int) -> np.ndarray:
+    """S with l @ S = the strictly-lower part of L, flattened (ADBench's column-by-column order)."""
+    pairs = [(i, j) for j in range(d) for i in range(j + 1, d)]
+    S = np.zeros((len(pairs), d * d))
+    for k, (i, j) in enumerate(pairs):
+        S[k, i * d + j] = 1.0
+    return S

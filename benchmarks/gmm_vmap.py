@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cotangent as ct  # noqa: E402
-from gmm_model import gmm_point, random_problem  # noqa: E402
+from gmm_model import gmm_point, random_problem, scatter  # noqa: E402
 
 AXES = (None, None, None, 0)
 
@@ -34,15 +34,6 @@ def best_of(f, repeat: int) -> tuple[float, object]:
         out = f()
         times.append(time.perf_counter() - t)
     return min(times), out
-
-
-def scatter(d: int) -> np.ndarray:
-    """S with l @ S = the strictly-lower part of L, flattened (ADBench's column-by-column order)."""
-    pairs = [(i, j) for j in range(d) for i in range(j + 1, d)]
-    S = np.zeros((len(pairs), d * d))
-    for k, (i, j) in enumerate(pairs):
-        S[k, i * d + j] = 1.0
-    return S
 
 
 def jax_gradient(p: dict):
