@@ -67,12 +67,23 @@ def _status_kib(key: str) -> int:
         return int(re.search(rf"{key}:\s+(\d+)", f.read()).group(1))
 
 
+def _release_free_memory() -> None:
+    """Give freed heap pages back to the system, so that the next call's allocations show in the
+    resident set instead of reusing memory an earlier call left behind (glibc's malloc_trim)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_memory_mib(thunk: Callable[[], object]) -> float | None:
     """How far the resident set rises above its starting size during one call (MiB).
 
     Linux resets the high-water mark when "5" is written to /proc/self/clear_refs; that sees every
     allocator (NumPy, Numba's runtime, XLA, PyTorch) alike, which tracemalloc does not."""
     try:
+        _release_free_memory()
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         before = _status_kib("VmRSS")

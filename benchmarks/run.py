@@ -153,7 +153,7 @@ def markdown(rows: list[Row], machine: str) -> str:
             lines.append(
                 f"| {r.workload} | {r.size} | {r.tool.removeprefix('cotangent').strip() or '-'} "
                 f"| {fmt(r.seconds and r.seconds * 1e3, '.4g')} | {fmt(r.j_over_f, '.2f')} | "
-                + " | ".join(fmt(r.ratios.get(t), '.2f') for t in COMPETITORS)
+                + " | ".join(fmt(r.ratios.get(t), '.2g') for t in COMPETITORS)
                 + f" | {fmt(r.cold, '.1f')} | {fmt(r.warm, '.2f')} | {fmt(r.peak_mib, '.1f')} |")
     lines += ["", "Every tool (gradient time, first call in the benchmark process, value/gradient "
               "difference from cotangent):", "",
@@ -249,7 +249,23 @@ def main(argv: list[str] | None = None) -> list[Row]:
         [dict(vars(r), j_over_f=r.j_over_f) for r in rows], indent=1))
     plot(rows, opts.out / f"speedup{suffix}.png")
     print(f"wrote {opts.out}/results{suffix}.md, .json and speedup{suffix}.png")
+    if opts.scale == "full" and set(opts.workloads) == set(WORKLOADS) and not opts.skip:
+        update_readme(table, opts.out / "speedup.png")
     return rows
+
+
+def update_readme(table: str, plot_path: Path) -> None:
+    """Put the new table (and a link to the plot) between the markers in benchmarks/README.md."""
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    if begin not in text or end not in text:
+        return
+    link = f"![speed-up of cotangent over each tool]({plot_path.relative_to(HERE).as_posix()})"
+    block = f"{begin}\n{table}\n{link}\n{end}"
+    head, rest = text.split(begin, 1)
+    readme.write_text(head + block + rest.split(end, 1)[1])
+    print(f"updated {readme}")
 
 
 if __name__ == "__main__":

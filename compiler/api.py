@@ -67,6 +67,7 @@ class _Transform:
 
     def __init__(self, pyfunc, mode, argnums, has_aux, target):
         self.pyfunc, self.mode, self.argnums, self.has_aux, self.target = pyfunc, mode, argnums, has_aux, target
+        self._fast: dict = {}       # argument kinds -> (compiled, specs, argnums), for plain arguments
 
     @property
     def last(self) -> sp.Compiled | None:
@@ -101,14 +102,41 @@ class _Transform:
             return "?"
 
     def run(self, args, extra=()):
+        key = _plain_key(args)
+        hit = self._fast.get(key) if key is not None else None
+        if hit is not None:             # seen before: no flattening, no specs, no cache-key hashing
+            compiled, specs, argnums = hit
+            _LAST[(self.pyfunc, self.mode, self.argnums, self.has_aux, self.target)] = compiled
+            return sp.call_checked(compiled, [*args, *extra], False), compiled, specs, argnums
+        given = len(args)
         args = with_defaults(self.pyfunc, args)
         compiled, specs, argnums, first = self.specialize(args)
         flat = [leaf for a in args for leaf in sp.leaves(a)] + list(extra)
-        return sp.call_checked(compiled, flat, first), compiled, specs, argnums
+        out = sp.call_checked(compiled, flat, first)
+        if key is not None and len(args) == given:
+            self._fast[key] = (compiled, specs, argnums)
+        return out, compiled, specs, argnums
 
     def __call__(self, *args):
         out, compiled, specs, argnums = self.run(args)
         return out
+
+
+def _plain_key(args) -> tuple | None:
+    """The kinds of arguments that are each one leaf (floats, ints, bools, arrays of rank >= 1), or
+    None when any is a tuple, dict, 0-d array or NumPy scalar (those take the general path)."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            if a.ndim == 0:
+                return None
+            key.append((a.dtype.char, a.ndim))
+        elif t is float or t is int or t is bool:
+            key.append(t)
+        else:
+            return None
+    return tuple(key)
 
 
 def with_defaults(pyfunc, args) -> tuple:
@@ -152,12 +180,21 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     pyfunc, target = _unwrap(f)
     t = _Transform(pyfunc, "grad", _argnums(argnums), has_aux, target)
 
+    plans: dict = {}                # id(specs) -> (one float leaf, every argnum a single float leaf)
+
     @functools.wraps(pyfunc)
     def value_and_grad_f(*args):
         (value, grads), compiled, specs, nums = t.run(args)
-        if _count_float_leaves(specs, nums) == 1:
+        plan = plans.get(id(specs))
+        if plan is None or plan[0] is not specs:
+            plan = plans[id(specs)] = (specs, _count_float_leaves(specs, nums) == 1,
+                                       all(isinstance(specs[i], sp.Type) for i in nums))
+        if plan[1]:
             grads = (grads,)
-        structured = _structure_grads(grads, specs, nums, isinstance(argnums, int))
+        if plan[2]:                 # nothing to rebuild: one array or number per differentiated argument
+            structured = grads[0] if isinstance(argnums, int) else tuple(grads)
+        else:
+            structured = _structure_grads(grads, specs, nums, isinstance(argnums, int))
         if has_aux:
             value = (value[0], value[1] if len(value) == 2 else tuple(value[1:]))
         return value, structured

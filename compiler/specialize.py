@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import CompileError
 from .ir.types import Type, FLOAT, INT, BOOL
-from .ir.nodes import Var
+from .ir.nodes import Assign, Var, walk
 from .config import VERSION
 from . import rules  # noqa: F401  (fills the rule table)
 from .frontend.lower import lower
@@ -24,6 +24,7 @@ from .transforms.forward import forward
 from . import higher
 from .backends.pysource import module_source
 from .backends import loader
+from .backends.loader import numba_opt_level
 from . import fingerprint
 from .fingerprint import compiler_digest
 
@@ -109,6 +110,7 @@ class Compiled:
     ir: object
     python_locmap: dict
     rebuild: object = None   # set on code loaded through the index: recompiles to get ir and locmaps
+    llvm_opt: int = 3        # LLVM optimization level for Numba's compile of `run` (see llvm_opt_level)
 
     def details(self) -> "Compiled":
         """This, with the IR and line maps (loaded-from-index code regenerates them on demand)."""
@@ -151,7 +153,24 @@ def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, 
         return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, locmap)
     src, nb_locmap = module_source([out_fn], "cpu", header)
     module = loader.load(src, out_fn.name)
-    return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn, locmap)
+    return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn, locmap,
+                    llvm_opt=llvm_opt_level([out_fn]))
+
+
+ARRAY_STATEMENTS_FOR_O1 = 40
+
+
+def llvm_opt_level(functions) -> int:
+    """1 for code made mostly of array operations, else 3 (Numba's default).
+
+    Numba inlines each NumPy array operation as its own loop nest, so a gradient of array code is
+    one very large LLVM function; O3 spends most of its compile time there (16 of 22 s on ADBench's
+    GMM in array form, against 7 s at O1) and gains nothing measurable, since the time goes to the
+    array loops and their allocations either way. Scalar loops keep O3, whose vectorizer pays off
+    (GMM written with loops runs 12% slower at O1)."""
+    arrays = sum(1 for fn in functions for s in walk(fn.body)
+                 if isinstance(s, Assign) and getattr(fn.types.get(s.target), "rank", 0))
+    return 1 if arrays >= ARRAY_STATEMENTS_FOR_O1 else 3
 
 
 def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool) -> tuple:
@@ -242,7 +261,8 @@ def _load_driver(pyfunc, fn, mode: str, driver, target: str) -> Compiled:
         return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, inner, locmap)
     src, nb_locmap = module("cpu")
     nb_module = loader.load(src, driver.name)
-    return Compiled(getattr(nb_module, driver.name), python_run, src, nb_locmap, nb_module.__file__, inner, locmap)
+    return Compiled(getattr(nb_module, driver.name), python_run, src, nb_locmap, nb_module.__file__, inner, locmap,
+                    llvm_opt=llvm_opt_level(driver.functions))
 
 
 def _docline(pyfunc, mode, wrt) -> str:
@@ -267,6 +287,9 @@ def call_checked(compiled: Compiled, leaves_, first: bool):
     if first and compiled.run is not compiled.python_run:
         _locate(compiled, leaves_)
     try:
+        if first:
+            with numba_opt_level(compiled.llvm_opt):
+                return compiled.run(*leaves_)
         return compiled.run(*leaves_)
     except Exception as e:  # noqa: BLE001 - re-raised with the user's line where it can be found
         _locate(compiled, leaves_)

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..config import config
@@ -63,3 +64,20 @@ def load(source: str, name: str):
     spec.loader.exec_module(module)
     _LOADED[key] = module
     return module
+
+
+@contextmanager
+def numba_opt_level(level: int):
+    """LLVM's optimization level for the Numba compiles made inside (a NUMBA_OPT set by the user wins).
+
+    Numba reads its OPT setting each time it builds a pass manager, so it can be set per compile."""
+    if "NUMBA_OPT" in os.environ:
+        yield
+        return
+    from numba.core import config as numba_config
+    old = numba_config.OPT
+    numba_config.OPT = numba_config._OptLevel(level)
+    try:
+        yield
+    finally:
+        numba_config.OPT = old

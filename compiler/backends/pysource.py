@@ -10,6 +10,7 @@ from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, 
 from ..ir.types import Type
 from ..rules import table
 from ..rules.indexing import index_text
+from . import fusion
 
 HELPERS = ("unbroadcast", "mean", "amax", "amin", "prod", "prod_others", "squeeze", "index_add",
            "diag_embed_like")
@@ -43,10 +44,12 @@ def _type_of(fn: Function, v):
     return const_type(v.value)
 
 
-def statement_code(fn: Function, s) -> str:
+def statement_code(fn: Function, s, inline: dict | None = None) -> str:
+    """One simple statement; `inline` maps temporaries printed inside their use to their text."""
     if isinstance(s, Assign):
         prim = table.get(s.op)
-        args = [value_text(a) for a in s.args]
+        args = [fusion.parenthesized(inline[a.name]) if inline and isinstance(a, Var) and a.name in inline
+                else value_text(a) for a in s.args]
         if s.op == "pow" and args[0].startswith("-"):
             args[0] = f"({args[0]})"        # -1.5 ** 2 would read as -(1.5 ** 2)
         return f"{s.target} = {prim.emit(args, dict(s.params), [_type_of(fn, a) for a in s.args])}"
@@ -96,9 +99,12 @@ def _comment(s, previous) -> str:
 
 def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=statement_code):
     """Rows of (indent, code, comment, loc) for a block; nested blocks are indented. `code` prints
-    one simple statement (the CUDA backend passes its own)."""
+    one simple statement (the CUDA backend passes its own) and returns None for a statement printed
+    inside a later one, whose comment then goes to the next line printed."""
+    carried = ""
     for s in stmts:
-        comment = _comment(s, previous)
+        comment = _comment(s, previous) or carried
+        carried = ""
         previous = (s.loc.filename, s.loc.line, s.role) if s.loc else previous
         if isinstance(s, If):
             rows.append((depth, f"if {value_text(s.cond)}:", comment, s.loc))
@@ -138,8 +144,26 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
             if not s.body and not s.counter:
                 rows.append((depth + 1, "pass", "", None))
         else:
-            rows.append((depth, code(fn, s), comment, s.loc))
+            text = code(fn, s)
+            if text is None:
+                carried = comment
+                continue
+            rows.append((depth, text, comment, s.loc))
     return rows
+
+
+def _fusing_printer(fn: Function):
+    """statement_code that prints the temporaries fusion.plan picks inside their use."""
+    folded = fusion.plan(fn, lambda s: statement_code(fn, s).split(" = ", 1)[1])
+    inline: dict = {}
+
+    def code(fn_, s):
+        text = statement_code(fn_, s, inline)
+        if id(s) in folded:
+            inline[s.target] = text.split(" = ", 1)[1]
+            return None
+        return text
+    return code
 
 
 def function_source(fn: Function, decorator: str = "", code=statement_code) -> tuple[list, dict]:
@@ -150,6 +174,8 @@ def function_source(fn: Function, decorator: str = "", code=statement_code) -> t
     lines.append(f"def {fn.name}({', '.join(fn.params)}):")
     if fn.doc:
         lines.append(f'    """{fn.doc}"""')
+    if code is statement_code:
+        code = _fusing_printer(fn)
     rows = _block(fn, fn.body, 1, [], code=code)
     locmap = {}
     width = min(max((4 * d + len(c) for d, c, _, _ in rows), default=0), 4 + COMMENT_COLUMN)

@@ -8,8 +8,9 @@ import numpy as np
 
 
 def unbroadcast(g, like):
-    """Sum g over the axes along which `like` was broadcast, so the result has like's shape."""
-    shape = np.shape(like)
+    """Sum g over the axes along which `like` was broadcast, so the result has like's shape (`like`
+    may be the shape itself, recorded instead of the array)."""
+    shape = like if isinstance(like, tuple) else np.shape(like)
     g = np.asarray(g)
     if g.shape == shape:
         return g

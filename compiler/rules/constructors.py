@@ -2,7 +2,7 @@
 (unbroadcast) live here too: they are how adjoints are reduced back over broadcast axes."""
 from __future__ import annotations
 
-from ..ir.types import Type, FLOAT, INT, BOOL
+from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
 from .hand import prim, tup
 from .table import TypeRuleError
 
@@ -49,13 +49,23 @@ prim("full", _full_type, lambda a, p, t: f"np.full({tup(a[:-1])}, {a[-1]})",
 
 def _like_type(types, params):
     t = types[0]
+    if isinstance(t, TupleType):          # a recorded shape (the adjoint sweep's zeros of that shape)
+        return Type(params.get("dtype") or FLOAT, len(t.elts))
     return Type(params.get("dtype") or t.kind, t.rank)
 
 
+def _like_emit(fn):
+    def emit(a, p, t):
+        if isinstance(t[0], TupleType):
+            return f"np.{fn.removesuffix('_like')}({a[0]})"
+        return f"np.{fn}({a[0]})" if t[0].rank else ("0.0" if fn == "zeros_like" else "1.0")
+    return emit
+
+
 for _fn in ("zeros_like", "ones_like", "empty_like"):
-    prim(_fn, _like_type, lambda a, p, t, fn=_fn: f"np.{fn}({a[0]})" if t[0].rank else
-         ("0.0" if fn == "zeros_like" else "1.0"), differentiable=False)
-prim("full_like", _like_type, lambda a, p, t: f"np.full_like({a[0]}, {a[1]})",
+    prim(_fn, _like_type, _like_emit(_fn), differentiable=False)
+prim("full_like", _like_type, lambda a, p, t: f"np.full({a[0]}, {a[1]})" if isinstance(t[0], TupleType)
+     else f"np.full_like({a[0]}, {a[1]})",
      jvp=lambda b, out, args, tg, p: b.call("full_like", args[0], tg[1]) if tg[1] is not None else None,
      vjp=_fill_vjp)
 prim("eye", lambda types, p: Type(FLOAT, 2), lambda a, p, t: f"np.eye({', '.join(a)})", differentiable=False)
@@ -132,7 +142,8 @@ prim("array_literal", _literal_type, _literal_emit, differentiable=False)
 
 # --- adjoint helpers ---
 def _unbroadcast_type(types, params):
-    return Type(FLOAT, types[1].rank)
+    like = types[1]                       # the operand, or its recorded shape
+    return Type(FLOAT, len(like.elts) if isinstance(like, TupleType) else like.rank)
 
 
 prim("unbroadcast", _unbroadcast_type, "unbroadcast({0}, {1})",

@@ -63,6 +63,8 @@ def _spread(b, g, x, params):
     """g, a reduction's adjoint, broadcast to the shape of x."""
     if x.rank == 0:
         return g
+    if g.rank == 0:                 # a total reduction: every element gets g (one fill, no product)
+        return b.call("full_like", x, g)
     return b.call("ones_like", x) * expand_reduced(b, g, x, params)
 
 

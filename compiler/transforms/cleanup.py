@@ -107,15 +107,20 @@ def _count_defs(stmts, defs):
             _count_defs(b, defs)
 
 
-def coalesce_aliases(fn: Function) -> Function:
-    """`t = expr; x = t` becomes `x = expr` when t is a temporary read only there and defined
-    once, so adjoints get their names on the line that computes them."""
-    temps = getattr(fn, "names", None)
-    if temps is None:
-        return fn
+def _usage(fn: Function) -> tuple:
+    """(the function's name table, reads per name, definitions per name)."""
     uses, defs = {}, {}
     _count_reads(fn.body, uses)
     _count_defs(fn.body, defs)
+    return getattr(fn, "names", None), uses, defs
+
+
+def coalesce_aliases(fn: Function) -> Function:
+    """`t = expr; x = t` becomes `x = expr` when t is a temporary read only there and defined
+    once, so adjoints get their names on the line that computes them."""
+    temps, uses, defs = _usage(fn)
+    if temps is None:
+        return fn
 
     def block(body):
         where = {s.target: i for i, s in enumerate(body) if isinstance(s, Assign)}
@@ -152,4 +157,102 @@ def _all_defs(s) -> set:
     for b in blocks(s):
         for c in b:
             out |= _all_defs(c)
+    return out
+
+
+# operations without side effects whose equal results may be shared (constructors and copies make
+# arrays that are written later, so they are never shared)
+PURE = {"add", "sub", "mul", "truediv", "neg", "pow", "exp", "log", "sqrt", "tanh", "sin", "cos", "square",
+        "abs", "maximum", "minimum", "sum", "mean", "matmul", "dot", "expand_dims", "transpose", "getitem",
+        "shape", "tuple_getitem", "unbroadcast"}
+
+
+def _rename_reads(s, old: str, new: str) -> None:
+    def sub(v):
+        if isinstance(v, tuple):
+            return tuple(sub(x) for x in v)
+        return Var(new) if isinstance(v, Var) and v.name == old else v
+    if isinstance(s, Assign):
+        s.args = sub(s.args)
+    elif isinstance(s, SetItem):
+        s.value, s.index_args = sub(s.value), sub(s.index_args)
+    elif isinstance(s, Return):
+        s.values = sub(s.values)
+    elif isinstance(s, Push):
+        s.value = sub(s.value)
+    elif isinstance(s, If):
+        s.cond = sub(s.cond)
+    elif isinstance(s, For):
+        s.start, s.stop, s.step = sub(s.start), sub(s.stop), sub(s.step)
+    elif isinstance(s, While):
+        s.cond = sub(s.cond)
+    for b in blocks(s):
+        for c in b:
+            _rename_reads(c, old, new)
+
+
+def _count_in(s, name: str) -> int:
+    uses: dict = {}
+    _count_reads([s], uses)
+    return uses.get(name, 0)
+
+
+def share_equal_values(fn: Function) -> Function:
+    """A temporary computed again from the same operands in the same block (the two products of
+    the adjoint of x * x) reads the first result instead. It is dropped only when every read of it
+    follows it in its block, before the first result's name is assigned again or written into."""
+    temps, uses, defs = _usage(fn)
+    if temps is None:
+        return fn
+
+    def block(body):
+        seen: dict = {}                # (op, args, params) -> the statement that computed it
+        dropped = set()
+        for j, s in enumerate(body):
+            for b in blocks(s):
+                b[:] = block(b)
+            if blocks(s) or isinstance(s, (SetItem, Pop)):
+                seen.clear()            # a loop, branch or write may change what was computed
+            if not isinstance(s, Assign):
+                continue
+            # a name assigned here invalidates what was computed from it, or into it
+            for key in [k for k, e in seen.items() if e.target == s.target or s.target in set(_names(k[1]))]:
+                del seen[key]
+            if s.op not in PURE:
+                continue
+            key = (s.op, s.args, s.params)
+            first = seen.get(key)
+            if first is None or not temps.is_temp(s.target) or defs.get(s.target) != 1:
+                seen.setdefault(key, s) if s.target not in set(_names(s.args)) else None
+                continue
+            found, ok = 0, True
+            for t in body[j + 1:]:
+                n = _count_in(t, s.target)
+                if n and (blocks(t) and first.target in _all_defs(t)):
+                    ok = False
+                found += n
+                if found == uses.get(s.target, 0):
+                    break
+                if first.target in _all_defs(t) or (isinstance(t, SetItem) and t.target == first.target) \
+                        or (blocks(t) and first.target in _written(t)):
+                    ok = False
+                    break
+            if not ok or found != uses.get(s.target, 0):
+                continue
+            for t in body[j + 1:]:
+                _rename_reads(t, s.target, first.target)
+            dropped.add(j)
+        return [s for k, s in enumerate(body) if k not in dropped]
+
+    fn.body = block(fn.body)
+    return fn
+
+
+def _written(s) -> set:
+    out = set()
+    for b in blocks(s):
+        for c in b:
+            if isinstance(c, SetItem):
+                out.add(c.target)
+            out |= _written(c)
     return out

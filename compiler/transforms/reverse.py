@@ -20,7 +20,7 @@ from ..ir.types import Type, FLOAT, INT
 from ..rules import table
 from ..rules.builder import Builder, Sym
 from .activity import active as active_names
-from .cleanup import eliminate_dead_code, coalesce_aliases
+from .cleanup import eliminate_dead_code, coalesce_aliases, share_equal_values
 
 # ops that read only the shape of these operand positions, never the values
 SHAPE_ONLY = {"zeros_like": (0,), "ones_like": (0,), "empty_like": (0,), "full_like": (0,),
@@ -509,6 +509,7 @@ def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: 
     taking the output's adjoint as a last parameter (seed "param", for vjp)."""
     restore = _needs_restore(fn, outputs, wrt)
     r, body, adjoint, params, grads, names, types, ret = _build(fn, outputs, wrt, seed, restore)
+    _record_shapes_not_arrays(r, body, adjoint, names, types)
     tapes = _record(r, body, adjoint, names, types)
     # returned values must be the final ones: popped or restored names are copied first
     ret_values = _final_values(ret.values, tapes, restore, body, names, types, ret.loc)
@@ -516,7 +517,56 @@ def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: 
         Return((ret_values["values"], tuple(grads)), ret.loc, role="adjoint")]
     result = Function(f"{fn.name}_{suffix}", params, result_body, fn.filename, types)
     result.names = names
-    return coalesce_aliases(eliminate_dead_code(result))
+    return coalesce_aliases(share_equal_values(eliminate_dead_code(result)))
+
+
+# adjoint ops that read only the shape of one operand, and which operand
+SHAPE_READS = {"unbroadcast": 1, "ones_like": 0, "zeros_like": 0, "empty_like": 0, "full_like": 0, "shape": 0}
+
+
+def _record_shapes_not_arrays(r: _Reverser, body, adjoint, names, types) -> None:
+    """An array made in a loop that the adjoint sweep reads only for its shape (to sum an adjoint
+    back over broadcast axes, or to make zeros like it) has its shape taken where it is made, and
+    the adjoint reads that: the tape then holds a tuple per trip instead of the array, the array is
+    freed after its trip, and it can fold into the expression that uses it."""
+    shape_uses: dict = {}
+    other_reads: set = set()
+    for s in walk(adjoint):
+        if isinstance(s, Assign):
+            for i, a in enumerate(s.args):
+                if isinstance(a, Var):
+                    if SHAPE_READS.get(s.op, -1) == i:
+                        shape_uses.setdefault(a.name, []).append(s)
+                    else:
+                        other_reads.add(a.name)
+        else:
+            other_reads.update(v.name for v in operands(s) if isinstance(v, Var))
+            if isinstance(s, SetItem):
+                other_reads.add(s.target)
+    defs = _def_blocks(body, {})
+    written = set()
+    groups = _view_groups(body)
+    for st in walk(body):
+        if isinstance(st, SetItem):
+            written |= groups.get(st.target, {st.target})
+    for name in sorted(set(shape_uses) - other_reads):
+        homes = defs.get(name, [])
+        ty = types.get(name)
+        if (len(homes) != 1 or name in r.fn.params or name in r.carried or not isinstance(ty, Type)
+                or not ty.rank or not r.info.in_loop.get(homes[0])):
+            continue
+        block = r.info.primal[homes[0]]
+        where = next((i for i, st in enumerate(block) if isinstance(st, Assign) and st.target == name), None)
+        if where is None or _recomputable(block[where], types, written):
+            continue
+        shape = names.fresh(f"{name}_shape", temp=False)
+        types[shape] = table.get("shape").infer([ty], {})
+        block.insert(where + 1, Assign(shape, "shape", (Var(name),), (), block[where].loc, "primal"))
+        for st in shape_uses[name]:
+            if st.op == "shape":
+                st.op, st.args = "alias", (Var(shape),)
+            else:
+                st.args = tuple(Var(shape) if isinstance(a, Var) and a.name == name else a for a in st.args)
 
 
 def _record(r: _Reverser, body, adjoint, names, types) -> dict:
@@ -563,7 +613,7 @@ def _record(r: _Reverser, body, adjoint, names, types) -> dict:
                              if (isinstance(s, (Assign, Pop)) and s.target == name)
                              or (isinstance(s, (For, While)) and s.counter == name))
             stmt = target_block[where]
-            if _recomputable(stmt, types, written) and all(
+            if _recomputable(stmt, types, written) and _shape_source_ok(stmt, r, primal_defs, types, written) and all(
                     _carried_value_ok(a.name, block_id, r, body, primal_defs)
                     for a in stmt.args if isinstance(a, Var)):
                 recompute.setdefault(id(target_block), set()).add(where)
@@ -598,6 +648,22 @@ def _record(r: _Reverser, body, adjoint, names, types) -> dict:
     return {"new": new, "taped": {p.target for items in pops.values() for p in items}}
 
 
+def _shape_source_ok(stmt, r, defs, types, written) -> bool:
+    """A shape is read again only from an array the adjoint sweep has without a tape (an argument,
+    a value made outside loops, or a view that is itself read again); else its tuple is recorded."""
+    if stmt.op not in ("shape", "dim", "size"):
+        return True
+    (src,) = [a for a in stmt.args if isinstance(a, Var)][:1] or [None]
+    if src is None or src.name in r.fn.params:
+        return True
+    homes = defs.get(src.name, [])
+    if any(r.info.in_loop.get(h) for h in homes):
+        block = r.info.primal[homes[0]] if len(homes) == 1 else []
+        made = next((st for st in block if isinstance(st, Assign) and st.target == src.name), None)
+        return made is not None and made.op == "getitem" and _recomputable(made, types, written)
+    return True
+
+
 def _carried_value_ok(name, block_id, r, body, defs) -> bool:
     """A carried name holds the value a block read only inside its own loop (after the loop, the
     adjoint sweep has put back an earlier trip's value)."""
@@ -615,6 +681,8 @@ def _recomputable(stmt, types, written) -> bool:
         source = stmt.args[0]
         return isinstance(source, Var) and source.name not in written and \
             not any(isinstance(a, Var) and types[a.name].rank for a in stmt.args[1:])
+    if stmt.op in ("shape", "dim", "size"):
+        return True           # a shape tuple: reading it again costs less than recording it
     return ty is not None and ty.rank == 0
 
 
