@@ -29,12 +29,13 @@ class Differentiable:
         self.target = target
         self.__cotangent_function__ = pyfunc
         functools.update_wrapper(self, pyfunc)
+        self._primal = _Transform(pyfunc, "primal", (), False, target)   # keeps its fast path
 
     def __call__(self, *args):
         if self.target == "cuda":       # a CUDA function of numbers runs elementwise, like a ufunc
             from .ufunc import Elementwise
             return Elementwise(self)(*args)
-        return _Transform(self.pyfunc, "primal", (), False, self.target)(*args)
+        return self._primal(*args)
 
     def __repr__(self) -> str:
         return f"<cotangent.differentiable {self.pyfunc.__qualname__} target={self.target!r}>"

@@ -1,4 +1,4 @@
-"""Settings: where generated modules (and Numba's cache of them) are written."""
+"""Settings: where generated modules (and Numba's cache of them) are written, and the first-call check."""
 from __future__ import annotations
 
 import os
@@ -16,10 +16,15 @@ def default_cache_dir() -> Path:
 
 
 class Config:
-    """`ct.config.cache_dir = "/path"` moves the cache; COTANGENT_CACHE_DIR sets it for a process."""
+    """`ct.config.cache_dir = "/path"` moves the cache; COTANGENT_CACHE_DIR sets it for a process.
+    `ct.config.first_call_check_seconds` bounds the plain-Python check before a first call."""
 
     def __init__(self):
         self.cache_dir: Path = default_cache_dir()
+        # Before the first compiled call of each signature, the generated code also runs as plain
+        # Python for up to this many seconds, so that an index out of range (which Numba does not
+        # check) is reported at the user's line; 0 turns the check off.
+        self.first_call_check_seconds: float = 0.25
 
 
 config = Config()

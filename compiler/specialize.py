@@ -6,8 +6,11 @@ the results are kept in memory here and on disk by the loader."""
 from __future__ import annotations
 
 import copy
+import signal
 import sys
+import threading
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import dataclass
 
@@ -16,11 +19,12 @@ import numpy as np
 from .errors import CompileError
 from .ir.types import Type, FLOAT, INT, BOOL
 from .ir.nodes import Assign, Var, walk
-from .config import VERSION
+from .config import VERSION, config
 from . import rules  # noqa: F401  (fills the rule table)
 from .frontend.lower import lower
 from .transforms.reverse import reverse
 from .transforms.forward import forward
+from .transforms.tapes import group_tapes
 from . import higher
 from .backends.pysource import module_source
 from .backends import loader
@@ -146,6 +150,8 @@ def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, 
     if driver is not None:
         return _load_driver(pyfunc, fn, mode, driver, target)
     header = _header(pyfunc, fn, mode)
+    if mode in ("grad", "vjp"):
+        out_fn = group_tapes(out_fn)
     src_py, locmap = module_source([out_fn], "python", header)
     py_module = loader.load(src_py, out_fn.name)
     python_run = getattr(py_module, out_fn.name)
@@ -285,7 +291,7 @@ def _leaf_names(fn, specs):
 def call_checked(compiled: Compiled, leaves_, first: bool):
     """Run compiled code; if it fails, run the Python version to say which source line failed."""
     if first and compiled.run is not compiled.python_run:
-        _locate(compiled, leaves_)
+        _locate(compiled, leaves_, budget=config.first_call_check_seconds)
     try:
         if first:
             with numba_opt_level(compiled.llvm_opt):
@@ -296,10 +302,40 @@ def call_checked(compiled: Compiled, leaves_, first: bool):
         raise_compile_failure(compiled, e)
 
 
-def _locate(compiled: Compiled, leaves_):
+class _OutOfTime(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds):
+    """Raise _OutOfTime in the block after `seconds` (a real-time timer; main thread only)."""
+    def expire(signum, frame):
+        raise _OutOfTime()
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _locate(compiled: Compiled, leaves_, budget: float | None = None):
+    """Run the plain-Python twin of the generated code; an error there is raised as a CompileError
+    at the user's line. Before the first compiled call this is a check that Numba cannot make (it
+    does not check indices), run for at most `budget` seconds so large inputs stay fast; after a
+    failure it runs to the end to find the line."""
+    if budget is not None and (budget <= 0 or threading.current_thread() is not threading.main_thread()):
+        return
     with np.errstate(all="ignore"):
         try:
-            compiled.python_run(*leaves_)
+            if budget is None:
+                compiled.python_run(*leaves_)
+            else:
+                with _time_limit(budget):
+                    compiled.python_run(*leaves_)
+        except _OutOfTime:
+            return
         except Exception as e:  # noqa: BLE001
             loc = None
             for frame, lineno in traceback.walk_tb(sys.exc_info()[2]):

@@ -69,8 +69,15 @@ def test_while_gradient_source_shows_the_trip_count():
 
 def test_tapes_say_what_they_hold():
     src = ct.source(ct.grad(python_version(P.rnn)), *RNN)
-    assert "h_1_tape = []" in src and "# tape: h_1, the value at the start of each trip" in src
-    assert "h_1 = h_1_tape.pop()" in src
+    # h_1 (the state as a trip starts) and the shapes of the trip's products share one tape
+    assert "tape_1 = []" in src and "# tape: h_1, t7_shape" in src
+    assert "tape_1.append((h_1, t7_shape" in src
+    assert "h_1, t7_shape, t8_shape, t9_shape, h_2 = tape_1.pop()" in src
+
+
+def test_a_lone_tape_keeps_its_value_name():
+    src = ct.source(ct.grad(python_version(P.newton_sqrt)), 2.0)
+    assert "_tape = []" in src and ".pop()" in src and "tape_1" not in src
 
 
 def test_values_are_recomputed_not_recorded():

@@ -184,3 +184,25 @@ def test_non_float_target_and_bad_arguments():
 def test_recursion_is_a_compile_error_naming_the_cycle():
     with pytest.raises(ct.CompileError, match=r"recursive calls are not supported \(factorial_like -> factorial_like\)"):
         ct.grad(factorial_like)(2.0, 3)
+
+
+def test_first_call_check_is_bounded_in_time_but_complete_after_a_failure():
+    """Before a first compiled call the Python twin runs for at most the configured budget: a slow
+    one is abandoned (the compiled call goes ahead), a failing one is reported at its line."""
+    import time
+    from types import SimpleNamespace
+    from cotangent import specialize as sp
+
+    def slow(*args):
+        time.sleep(5)
+
+    def failing(*args):
+        raise IndexError("index 7 is out of bounds")
+
+    started = time.perf_counter()
+    assert sp._locate(SimpleNamespace(python_run=slow), [], budget=0.05) is None
+    assert time.perf_counter() - started < 2.0
+    with pytest.raises(ct.CompileError, match="out of bounds"):
+        sp._locate(SimpleNamespace(python_run=failing, details=lambda: SimpleNamespace(python_locmap={})),
+                   [], budget=0.05)
+    assert ct.config.first_call_check_seconds > 0

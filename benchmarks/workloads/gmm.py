@@ -146,7 +146,7 @@ def _case(name: str) -> Case:
             args = [torch.tensor(a, requires_grad=True) for a in params]
             v = f(*args, x)
             v.backward()
-            return float(v), [a.grad.numpy() for a in args]
+            return float(v.detach()), [a.grad.numpy() for a in args]
         return run
 
     def autograd_prepare():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, While, Break, Continue,
-                        TapeNew, Push, Pop)
+                        TapeNew, Push, Pop, walk)
 from ..ir.types import Type
 from ..rules import table
 from ..rules.indexing import index_text
@@ -83,7 +83,7 @@ def _comment(s, previous) -> str:
     loc, role = s.loc, s.role
     if isinstance(s, TapeNew):
         return f"# tape: {s.holds}, {s.where}"
-    if loc is None or isinstance(s, (Return, Push, Pop, Break, Continue)):
+    if loc is None or isinstance(s, (Return, Push, Pop, Break, Continue)) or role == "tape":
         return ""
     key = (loc.filename, loc.line, role)
     if previous == key:
@@ -156,8 +156,16 @@ def _fusing_printer(fn: Function):
     """statement_code that prints the temporaries fusion.plan picks inside their use."""
     folded = fusion.plan(fn, lambda s: statement_code(fn, s).split(" = ", 1)[1])
     inline: dict = {}
+    unpacked: dict = {}             # a tuple popped off a shared tape -> the names it holds, in order
+    for s in walk(fn.body):
+        if isinstance(s, Assign) and s.op == "tuple_getitem" and s.role == "tape":
+            unpacked.setdefault(s.args[0].name, []).append(s.target)
 
     def code(fn_, s):
+        if isinstance(s, Pop) and s.target in unpacked:
+            return f"{', '.join(unpacked[s.target])} = {s.tape}.pop()"
+        if isinstance(s, Assign) and s.op == "tuple_getitem" and s.role == "tape":
+            return None
         text = statement_code(fn_, s, inline)
         if id(s) in folded:
             inline[s.target] = text.split(" = ", 1)[1]

@@ -43,7 +43,8 @@ def _lines(stmts, indent, types, out):
         elif isinstance(s, TapeNew):
             out.append(f"{pad}{s.tape} = tape()    # holds {s.holds}")
         elif isinstance(s, Push):
-            out.append(f"{pad}push({s.tape}, {s.value})")
+            value = ", ".join(map(str, s.value)) if isinstance(s.value, tuple) else s.value
+            out.append(f"{pad}push({s.tape}, {value})")
         elif isinstance(s, Pop):
             out.append(f"{pad}{s.target} = pop({s.tape})")
 
