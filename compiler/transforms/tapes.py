@@ -55,7 +55,7 @@ def group_tapes(fn: Function) -> Function:
     _group_block(fn.body, single, groups)
     if not groups:
         return fn
-    used = {name for name in fn.types}
+    fresh = _namer(fn)
     replaced: dict = {}    # old tape -> new TapeNew (the first of a group), or None
     k = 0
     for group in groups:
@@ -63,7 +63,7 @@ def group_tapes(fn: Function) -> Function:
         if any(pops[push.tape][0][0] is not pop_block for _, _, push in group):
             continue
         k += 1
-        tape = _fresh(f"tape_{k}", used)
+        tape = fresh(f"tape_{k}")
         names = [push.value.name for _, _, push in group]
         first = news[group[0][2].tape]
         merged = TapeNew(tape, ", ".join(names), "recorded together once per trip of the enclosing loop",
@@ -78,7 +78,7 @@ def group_tapes(fn: Function) -> Function:
         at = min(_index(pop_block, p) for p in old)
         for p in old:
             pop_block[_index(pop_block, p)] = None
-        packed = _fresh(f"{tape}_top", used)
+        packed = fresh(f"{tape}_top")
         fn.types[packed] = TupleType(tuple(fn.types[n] for n in names))
         pop_block[at:at + 1] = [Pop(packed, tape, old[0].loc)] + [
             Assign(n, "tuple_getitem", (Var(packed),), (("i", i),), old[0].loc, "tape")
@@ -88,6 +88,11 @@ def group_tapes(fn: Function) -> Function:
                for s in fn.body]
     fn.body = [s for s in fn.body if s is not None]
     return fn
+
+
+def _namer(fn: Function):
+    """New names that clash with none in the function (the reverse transform's name table)."""
+    return lambda base: fn.names.fresh(base, temp=False)
 
 
 def _index(block, stmt) -> int:
@@ -129,15 +134,6 @@ def _group_block(stmts, single: set, groups: list) -> None:
             flush()
         current.append((stmts, i, s))
     flush()
-
-
-def _fresh(base: str, used: set) -> str:
-    name, k = base, 1
-    while name in used:
-        k += 1
-        name = f"{base}_{k}"
-    used.add(name)
-    return name
 
 
 def _drop_none(stmts) -> None:
