@@ -41,6 +41,13 @@ class Differentiable:
         return f"<cotangent.differentiable {self.pyfunc.__qualname__} target={self.target!r}>"
 
 
+def stop_gradient(x):
+    """x itself, with no derivative flowing through it (JAX's lax.stop_gradient): inside a function
+    cotangent differentiates, whatever is computed from `stop_gradient(x)` counts as a constant.
+    The usual use is the shift of a stable log-softmax, whose gradient is zero anyway."""
+    return x
+
+
 def differentiable(fn: Callable | None = None, *, target: str = "cpu"):
     """Mark a function for differentiation: `@differentiable` or `@differentiable(target="python")`."""
     if fn is None:

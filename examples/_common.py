@@ -66,7 +66,8 @@ def reversed_loop(grad_source: str, loop_var: str, lines: int = 30) -> str:
     start = next(i for i, line in enumerate(body) if header.match(line))
     indent = len(body[start]) - len(body[start].lstrip())
     end = next((i for i in range(start + 1, len(body)) if len(body[i]) - len(body[i].lstrip()) <= indent), len(body))
-    pops = sum("_tape.pop()" in line for line in body[start:end])
+    popped = [re.match(r"\s*(.+?) = \w*tape\w*\.pop\(\)", line) for line in body[start:end]]
+    pops = sum(len(m.group(1).split(",")) for m in popped if m)      # a shared tape pops several
     first = next(i for i in range(start, end) if "# adjoint of" in body[i])
     pad = " " * (indent + 4)
     note = f"{pad}# ... {pops} value{'s' * (pops != 1)} taken back off the tapes, cheap ones recomputed, then:"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cotangent import stop_gradient
+
 
 def sigmoid(x):
     """1 / (1 + exp(-x)) written as (1 + tanh(x/2)) / 2: it never overflows, is exact to rounding
@@ -54,14 +56,16 @@ def identity(x):
 
 
 def softmax(x, axis=-1):
-    """exp(x) normalized along `axis`, after subtracting the maximum."""
-    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    """exp(x) normalized along `axis`, after subtracting the maximum (a shift that cannot change the
+    result, so no derivative flows through it: ct.stop_gradient)."""
+    z = np.exp(x - stop_gradient(np.max(x, axis=axis, keepdims=True)))
     return z / np.sum(z, axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along `axis`, computed from the shifted values."""
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    """x - logsumexp(x) along `axis`, computed from the shifted values (the shift's derivative is
+    zero, so it is stopped)."""
+    shifted = x - stop_gradient(np.max(x, axis=axis, keepdims=True))
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 

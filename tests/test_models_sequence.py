@@ -3,6 +3,7 @@ simple RNN trained the same way; the data are balanced and labelled right; paddi
 change a prediction. Trained on the Python target (the LSTM's Numba build takes minutes, and
 NumPy runs these small products about as fast); the slow test runs the example end to end."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,8 @@ def test_padding_and_what_it_holds_do_not_change_a_prediction(lstm_run):
 def test_gradient_source_is_backpropagation_through_time(lstm_run):
     grad = lstm_run.model.source("grad")
     assert "def palindrome_lstm_train_grad(theta, x, mask, target):" in grad
-    assert "_tape.append(" in grad and "_tape.pop()" in grad and "# adjoint of recurrent.py" in grad
+    assert re.search(r"tape\w*\.append\(", grad) and re.search(r"tape\w*\.pop\(\)", grad)
+    assert "# adjoint of recurrent.py" in grad
     assert "lstm(x, mask, lstm_0_Wx, lstm_0_Wh, lstm_0_b)" in lstm_run.model.source()
 
 

@@ -207,6 +207,9 @@ def call_function(lw, e, ref: FuncRef):
         return call_math(lw, e, name)
     if mod == "builtins":
         return call_builtin(lw, e, name)
+    if mod == "ct":                 # ct.stop_gradient(x): the value, as a constant
+        a = bind_args(lw, e, "stop_gradient", ["x"], 1)
+        return b.op("stop_gradient", lw.value(a["x"]))
     if mod == "np.linalg":
         if name == "norm":
             a = bind_args(lw, e, qual, ["x"], 1)

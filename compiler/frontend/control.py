@@ -18,7 +18,7 @@ from ..ir.types import Type, TupleType, FLOAT, INT, BOOL, promote
 from ..rules.builder import Sym
 
 # ops whose result may share memory with their first operand: writing through it is refused
-VIEW_OPS = {"getitem", "reshape", "reshape_like", "ravel", "transpose", "expand_dims", "squeeze", "alias",
+VIEW_OPS = {"stop_gradient", "getitem", "reshape", "reshape_like", "ravel", "transpose", "expand_dims", "squeeze", "alias",
             "diag", "flip"}
 # ops safe to evaluate eagerly in the right operand of `and`/`or` (no index, no division)
 SAFE_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not", "logical_not", "logical_and", "logical_or",

@@ -55,6 +55,8 @@ def _function_index():
                 index.setdefault(id(obj), FuncRef(modname, name))
     for name in ("abs", "min", "max", "len", "float", "int", "range", "sum", "bool", "print"):
         index[id(getattr(builtins, name))] = FuncRef("builtins", name)
+    from ..api import stop_gradient
+    index[id(stop_gradient)] = FuncRef("ct", "stop_gradient")
     return index
 
 

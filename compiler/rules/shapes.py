@@ -128,3 +128,7 @@ def _tuple_getitem_type(types, params):
 
 
 prim("tuple_getitem", _tuple_getitem_type, "{0}[{i}]", differentiable=False)
+
+
+prim("stop_gradient", lambda types, p: types[0], "{0}", differentiable=False,
+     doc="the operand itself, with no derivative through it (ct.stop_gradient)")

@@ -31,7 +31,7 @@ SHAPE_ONLY = {"zeros_like": (0,), "ones_like": (0,), "empty_like": (0,), "full_l
 RECOMPUTE_OPS = {"getitem", "add", "sub", "mul", "neg", "truediv", "floordiv", "mod", "abs", "maximum",
                  "minimum", "shape", "tuple_getitem", "dim", "size", "alias", "float", "int", "bool", "lt",
                  "le", "gt", "ge", "eq", "ne", "not", "logical_and", "logical_or", "logical_not", "trip_count"}
-VIEW_OPS = {"getitem", "reshape", "reshape_like", "ravel", "transpose", "expand_dims", "squeeze", "alias",
+VIEW_OPS = {"stop_gradient", "getitem", "reshape", "reshape_like", "ravel", "transpose", "expand_dims", "squeeze", "alias",
             "diag", "flip"}
 
 
