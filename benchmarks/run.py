@@ -20,7 +20,7 @@ if "--all-cores" not in sys.argv:
         os.environ.setdefault(_var, "1")
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     if hasattr(os, "sched_setaffinity"):    # XLA still runs some work on a second thread: pin to one core
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
