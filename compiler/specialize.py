@@ -306,6 +306,13 @@ class _OutOfTime(Exception):
     pass
 
 
+def _alarm_in_use() -> bool:
+    """Whether the program has its own real-time timer or SIGALRM handler (which the time limit
+    would replace): then the first-call check is left out rather than disturb it."""
+    return signal.getitimer(signal.ITIMER_REAL)[0] > 0 or signal.getsignal(signal.SIGALRM) not in (
+        signal.SIG_DFL, signal.SIG_IGN, None)
+
+
 @contextmanager
 def _time_limit(seconds):
     """Raise _OutOfTime in the block after `seconds` (a real-time timer; main thread only)."""
@@ -325,7 +332,8 @@ def _locate(compiled: Compiled, leaves_, budget: float | None = None):
     at the user's line. Before the first compiled call this is a check that Numba cannot make (it
     does not check indices), run for at most `budget` seconds so large inputs stay fast; after a
     failure it runs to the end to find the line."""
-    if budget is not None and (budget <= 0 or threading.current_thread() is not threading.main_thread()):
+    if budget is not None and (budget <= 0 or threading.current_thread() is not threading.main_thread()
+                               or _alarm_in_use()):
         return
     with np.errstate(all="ignore"):
         try:

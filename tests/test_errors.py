@@ -206,3 +206,22 @@ def test_first_call_check_is_bounded_in_time_but_complete_after_a_failure():
         sp._locate(SimpleNamespace(python_run=failing, details=lambda: SimpleNamespace(python_locmap={})),
                    [], budget=0.05)
     assert ct.config.first_call_check_seconds > 0
+
+
+def test_first_call_check_leaves_a_programs_own_alarm_alone():
+    import signal
+    from types import SimpleNamespace
+    from cotangent import specialize as sp
+
+    def failing(*args):
+        raise IndexError("index 7 is out of bounds")
+
+    fired = []
+    old = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        assert sp._locate(SimpleNamespace(python_run=failing), [], budget=0.05) is None   # check left out
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0                                # timer kept
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
