@@ -8,6 +8,7 @@ and the gradient as NumPy float64 arrays, so the runner can time, compare and me
 same way for every tool."""
 from __future__ import annotations
 
+import contextlib
 import re
 import statistics
 import time
@@ -70,11 +71,9 @@ def _status_kib(key: str) -> int:
 def _release_free_memory() -> None:
     """Give freed heap pages back to the system, so that the next call's allocations show in the
     resident set instead of reusing memory an earlier call left behind (glibc's malloc_trim)."""
-    try:
-        import ctypes
+    import ctypes
+    with contextlib.suppress(OSError, AttributeError):     # not glibc: nothing to give back
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def peak_memory_mib(thunk: Callable[[], object]) -> float | None:

@@ -23,6 +23,7 @@ if "--all-cores" not in sys.argv:
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
@@ -207,19 +208,13 @@ def plot(rows: list[Row], path: Path) -> None:
 
 def machine_description() -> str:
     cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):          # no /proc/cpuinfo: the platform's name stays
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), cpu)
     versions = []
     for mod in ("numpy", "numba", "jax", "torch", "autograd"):
-        try:
+        with contextlib.suppress(ImportError, AttributeError):     # a tool not installed is not listed
             versions.append(f"{mod} {importlib.import_module(mod).__version__}")
-        except (ImportError, AttributeError):
-            pass
     cores = "all cores" if "--all-cores" in sys.argv else "one core per tool"
     return (f"{cpu}, {os.cpu_count()} cores ({cores}), Python {platform.python_version()}; "
             + ", ".join(versions))

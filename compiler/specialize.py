@@ -303,7 +303,7 @@ def call_checked(compiled: Compiled, leaves_, first: bool):
 
 
 class _OutOfTime(Exception):
-    pass
+    """The first-call check ran out of its time."""
 
 
 def _alarm_in_use() -> bool:

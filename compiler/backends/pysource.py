@@ -48,8 +48,9 @@ def statement_code(fn: Function, s, inline: dict | None = None) -> str:
     """One simple statement; `inline` maps temporaries printed inside their use to their text."""
     if isinstance(s, Assign):
         prim = table.get(s.op)
-        args = [fusion.parenthesized(inline[a.name]) if inline and isinstance(a, Var) and a.name in inline
-                else value_text(a) for a in s.args]
+        operator = s.op in fusion.ARITHMETIC      # else a call, whose argument needs no parentheses
+        args = [(fusion.parenthesized(inline[a.name]) if operator else inline[a.name])
+                if inline and isinstance(a, Var) and a.name in inline else value_text(a) for a in s.args]
         if s.op == "pow" and args[0].startswith("-"):
             args[0] = f"({args[0]})"        # -1.5 ** 2 would read as -(1.5 ** 2)
         return f"{s.target} = {prim.emit(args, dict(s.params), [_type_of(fn, a) for a in s.args])}"

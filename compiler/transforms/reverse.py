@@ -520,8 +520,19 @@ def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: 
     return coalesce_aliases(share_equal_values(eliminate_dead_code(result)))
 
 
-# adjoint ops that read only the shape of one operand, and which operand
-SHAPE_READS = {"unbroadcast": 1, "ones_like": 0, "zeros_like": 0, "empty_like": 0, "full_like": 0, "shape": 0}
+# the SHAPE_ONLY ops whose rules also take a recorded shape tuple in place of the array
+SHAPE_READS = {op: SHAPE_ONLY[op][0] for op in ("unbroadcast", "ones_like", "zeros_like", "empty_like",
+                                                "full_like", "shape")}
+
+
+def _written_arrays(body) -> set:
+    """Every array written into (with the arrays that view it)."""
+    groups = _view_groups(body)
+    written = set()
+    for st in walk(body):
+        if isinstance(st, SetItem):
+            written |= groups.get(st.target, {st.target})
+    return written
 
 
 def _record_shapes_not_arrays(r: _Reverser, body, adjoint, names, types) -> None:
@@ -544,11 +555,7 @@ def _record_shapes_not_arrays(r: _Reverser, body, adjoint, names, types) -> None
             if isinstance(s, SetItem):
                 other_reads.add(s.target)
     defs = _def_blocks(body, {})
-    written = set()
-    groups = _view_groups(body)
-    for st in walk(body):
-        if isinstance(st, SetItem):
-            written |= groups.get(st.target, {st.target})
+    written = _written_arrays(body)
     for name in sorted(set(shape_uses) - other_reads):
         homes = defs.get(name, [])
         ty = types.get(name)
@@ -578,11 +585,7 @@ def _record(r: _Reverser, body, adjoint, names, types) -> dict:
     new = []
     pushes: dict = {}     # id(primal block) -> list of (index after which to push, Push)
     pops: dict = {}       # id(primal block) -> list of Pop
-    written = set()
-    groups = _view_groups(body)
-    for st in walk(body):
-        if isinstance(st, SetItem):
-            written |= groups.get(st.target, {st.target})
+    written = _written_arrays(body)
     recompute: dict = {}  # id(primal block) -> indices of statements to run again
     decided: set = set()
     worklist = sorted(needed)

@@ -41,16 +41,18 @@ def _may_leave(stmts) -> bool:
 
 def group_tapes(fn: Function) -> Function:
     pushes: dict = {}      # tape -> number of Push statements
+    values: dict = {}      # tape -> the value a Push records
     pops: dict = {}        # tape -> list of (block, Pop)
     news: dict = {}        # tape -> TapeNew
     for s in walk(fn.body):
         if isinstance(s, Push):
             pushes[s.tape] = pushes.get(s.tape, 0) + 1
+            values[s.tape] = s.value
         elif isinstance(s, TapeNew):
             news[s.tape] = s
     _find_pops(fn.body, pops)
     single = {t for t in pushes if pushes[t] == 1 and len(pops.get(t, [])) == 1 and t in news
-              and isinstance(_pushed_value(fn.body, t), Var)}
+              and isinstance(values[t], Var)}
     groups: list = []
     _group_block(fn.body, single, groups)
     if not groups:
@@ -97,13 +99,6 @@ def _namer(fn: Function):
 
 def _index(block, stmt) -> int:
     return next(i for i, s in enumerate(block) if s is stmt)
-
-
-def _pushed_value(stmts, tape):
-    for s in walk(stmts):
-        if isinstance(s, Push) and s.tape == tape:
-            return s.value
-    return None
 
 
 def _find_pops(stmts, pops) -> None:
