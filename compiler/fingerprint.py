@@ -6,10 +6,11 @@ or importing SymPy."""
 from __future__ import annotations
 
 import hashlib
-import inspect
 import types
 from pathlib import Path
 
+from .errors import CompileError
+from .frontend.source import function_source
 from .frontend.resolve import resolve, module_attribute, UserFunc, UserModule, CustomRef
 
 _COMPILER_DIGEST = None
@@ -40,8 +41,8 @@ def _describe(pyfunc, h, seen: set) -> None:
         return
     seen.add(pyfunc)
     try:
-        h.update(inspect.getsource(pyfunc).encode())
-    except (OSError, TypeError):
+        h.update(function_source(pyfunc)[0].encode())
+    except CompileError:                    # no source of its own: never shared through the disk
         h.update(repr(pyfunc).encode())
     names = sorted(set(_names(pyfunc.__code__)))
     for name in names:
@@ -67,9 +68,19 @@ def _describe_ref(name: str, ref, h, seen: set) -> None:
         h.update(f"|{name}={ref!r}".encode())
 
 
-def of(pyfunc, specs, mode: str, argnums: tuple, has_aux: bool, target: str) -> str:
+def function_digest(pyfunc) -> str:
+    """The digest of a function's source and of everything it reaches (helpers at any depth, the
+    values of numeric globals): equal digests mean equal generated code for equal signatures."""
+    h = hashlib.sha256()
+    _describe(pyfunc, h, set())
+    return h.hexdigest()
+
+
+def of(pyfunc, specs, mode: str, argnums: tuple, has_aux: bool, target: str, digest: str | None = None) -> str:
+    """The cache-index key of one transformation of pyfunc for one signature (`digest`, when the
+    caller has it, is function_digest(pyfunc))."""
     h = hashlib.sha256()
     h.update(compiler_digest().encode())
     h.update(repr((specs, mode, argnums, has_aux, target)).encode())
-    _describe(pyfunc, h, set())
+    h.update((digest or function_digest(pyfunc)).encode())
     return h.hexdigest()[:24]

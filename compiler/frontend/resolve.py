@@ -77,9 +77,6 @@ def closure_vars(pyfunc) -> dict:
 
 def resolve(name: str, pyfunc):
     """What `name`, free in `pyfunc`, means; None if it is not defined."""
-    global _INDEX
-    if _INDEX is None:
-        _INDEX = _function_index()
     closure = closure_vars(pyfunc)
     if name in closure:
         value = closure[name]
@@ -100,6 +97,10 @@ def module_attribute(mod: UserModule, attr: str):
 
 
 def classify(value, name: str):
+    """What a value bound to `name` is to the compiler (a module, number, function, rule...)."""
+    global _INDEX
+    if _INDEX is None:
+        _INDEX = _function_index()
     if isinstance(value, types.ModuleType):
         if id(value) in MODULES:
             return ModuleRef(MODULES[id(value)])
