@@ -1,9 +1,11 @@
-"""The one error type a user sees when cotangent cannot compile their function."""
+"""The errors cotangent raises at a line of the user's source: CompileError when it cannot compile a
+function, BoundsError when compiled code indexes outside an array."""
 from __future__ import annotations
 
 
-class CompileError(Exception):
-    """Names the file, line and column, shows the line with a caret, and says what to write instead."""
+class Error(Exception):
+    """An error at a line of the user's source: names the file, line and column, shows the line with
+    a caret, and says what to do."""
 
     def __init__(self, message: str, loc=None, hint: str = ""):
         self.message, self.loc, self.hint = message, loc, hint
@@ -23,3 +25,12 @@ class CompileError(Exception):
         if self.hint:
             parts.append(f"hint: {self.hint}")
         return "\n".join(parts)
+
+
+class CompileError(Error):
+    """The one error type a user sees when cotangent cannot compile their function."""
+
+
+class BoundsError(Error, IndexError):
+    """An index out of range in compiled code (primal or adjoint), found on any call: an IndexError
+    at the user's line. Raised unless bounds checking is turned off (ct.config.boundscheck)."""

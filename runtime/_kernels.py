@@ -6,7 +6,8 @@ reads each gradient element as clip(g, -clip_value, clip_value) * scale (`clip_v
 `scale` the norm-clipping factor the optimizer computes just before the call), plus the L2 term weight_decay * p after
 clipping, so clipping bounds the data's gradient and never writes the caller's `g` (NaN stays NaN).
 Each kernel is a leaf function: Numba cannot cache a function that calls another jitted function
-when LLVM's optimizer is off (NUMBA_OPT=0, as in the tests).
+when LLVM's optimizer is off (NUMBA_OPT=0, as in the tests). They compute with NumPy's numeric
+model, as the generated code does (error_model="numpy": a division by zero is inf or nan).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import math
 import numba
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def sgd(p, g, lr, weight_decay, clip_value, scale):
     """p <- p - lr * (g + weight_decay * p)."""
     for i in range(p.size):
@@ -23,7 +24,7 @@ def sgd(p, g, lr, weight_decay, clip_value, scale):
         p[i] -= lr * gi
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def momentum(p, g, v, lr, mu, weight_decay, nesterov, clip_value, scale):
     """Heavy ball (Polyak; Sutskever et al. 2013's form): v <- mu v - lr g, p <- p + v.
     Nesterov, with the gradient taken at p (Bengio et al. 2013): p <- p + mu v_new - lr g."""
@@ -36,7 +37,7 @@ def momentum(p, g, v, lr, mu, weight_decay, nesterov, clip_value, scale):
             p[i] += v[i]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def adagrad(p, g, s, lr, eps, weight_decay, clip_value, scale):
     """AdaGrad (Duchi et al. 2011): s <- s + g^2, p <- p - lr g / (sqrt(s) + eps)."""
     for i in range(p.size):
@@ -45,7 +46,7 @@ def adagrad(p, g, s, lr, eps, weight_decay, clip_value, scale):
         p[i] -= lr * gi / (math.sqrt(s[i]) + eps)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def rmsprop(p, g, s, lr, rho, eps, weight_decay, clip_value, scale):
     """RMSprop (Hinton's lecture 6e): s <- rho s + (1 - rho) g^2, p <- p - lr g / (sqrt(s) + eps)."""
     for i in range(p.size):
@@ -54,7 +55,7 @@ def rmsprop(p, g, s, lr, rho, eps, weight_decay, clip_value, scale):
         p[i] -= lr * gi / (math.sqrt(s[i]) + eps)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def adam(p, g, m, v, lr, beta1, beta2, eps, bias1, bias2, l2, decoupled, clip_value, scale):
     """Adam (Kingma & Ba 2015, Algorithm 1) with bias1 = 1 - beta1^t and bias2 = 1 - beta2^t:
     m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2, p <- p - lr * m_hat / (sqrt(v_hat) + eps).

@@ -202,7 +202,7 @@ def test_first_call_check_is_bounded_in_time_but_complete_after_a_failure():
     started = time.perf_counter()
     assert sp._locate(SimpleNamespace(python_run=slow), [], budget=0.05) is None
     assert time.perf_counter() - started < 2.0
-    with pytest.raises(ct.CompileError, match="out of bounds"):
+    with pytest.raises(ct.BoundsError, match="out of bounds"):
         sp._locate(SimpleNamespace(python_run=failing, details=lambda: SimpleNamespace(python_locmap={})),
                    [], budget=0.05)
     assert ct.config.first_call_check_seconds > 0

@@ -54,7 +54,7 @@ def _reduction(fn, lane_expr):
         if a is None or x.ndim == 1:
             return lambda x, axis: lane_expr_all(x)
         return _compile(_lane_code("impl", x.ndim, a, [f"{{out}} = {lane_expr}"], False), "impl")
-    lane_expr_all = njit(_compile(f"def f(x):\n    return {lane_expr.replace('lane', 'x')}", "f"))
+    lane_expr_all = njit(error_model="numpy")(_compile(f"def f(x):\n    return {lane_expr.replace('lane', 'x')}", "f"))
     return ol
 
 
@@ -160,11 +160,16 @@ def _sum_into(g, out, lead):
 
 @overload(support.index_add)
 def _ol_index_add(z, idx, g):
+    # An overload is compiled without the caller's boundscheck, so it checks its indices itself
+    # (as np.add.at does in Python): one comparison per row added.
     def impl(z, idx, g):
         out = z.copy()
         flat = idx.ravel()
         gg = np.ascontiguousarray(g).reshape((flat.size,) + out.shape[1:])
+        n = out.shape[0]
         for k in range(flat.size):
+            if flat[k] >= n or flat[k] < -n:
+                raise IndexError("index out of bounds in an integer-array index")
             out[flat[k]] += gg[k]
         return out
     return impl

@@ -17,6 +17,16 @@ HELPERS = ("unbroadcast", "mean", "amax", "amin", "prod", "prod_others", "squeez
 COMMENT_COLUMN = 36
 
 
+def njit_decorator(boundscheck: bool = True, parallel: bool = False) -> str:
+    """The decorator of every function compiled for the CPU. One numeric model on every target:
+    NumPy's (error_model="numpy": 1.0 / 0.0 is inf and 0.0 / 0.0 is nan, as in the Python target,
+    where Numba's default would raise ZeroDivisionError), and indices checked against the array's
+    shape unless the user turned that off (ct.config.boundscheck). Both settings are printed, so
+    they are part of the source, and so of the module's name and Numba's cache of it."""
+    options = ("parallel=True, " if parallel else "") + f'cache=True, error_model="numpy", boundscheck={boundscheck}'
+    return f"@numba.njit({options})"
+
+
 def value_text(v) -> str:
     if isinstance(v, tuple):
         inner = ", ".join(value_text(x) for x in v)
@@ -44,6 +54,21 @@ def _type_of(fn: Function, v):
     return const_type(v.value)
 
 
+# operations whose result Numba types as a C-contiguous array whatever the layout of their operands
+C_CONTIGUOUS = {"reshape", "ravel", "copy", "matmul", "full", "eye", "arange", "array_literal"}
+
+
+def _c_contiguous(fn: Function, v) -> bool:
+    """Whether `v` is always a C-contiguous array: every assignment to it is an operation above.
+    An argument, a view (x.T, x[:, 1:3]) or an elementwise result (Fortran-ordered in Numba when
+    its operands are) may not be, and Numba's reshape fails on those: they are reshaped from a
+    contiguous copy (np.ascontiguousarray, which copies nothing when the array is contiguous)."""
+    if not isinstance(v, Var):
+        return False
+    made = [s for s in walk(fn.body) if getattr(s, "target", None) == v.name and not isinstance(s, SetItem)]
+    return bool(made) and all(isinstance(s, Assign) and s.op in C_CONTIGUOUS for s in made)
+
+
 def statement_code(fn: Function, s, inline: dict | None = None) -> str:
     """One simple statement; `inline` maps temporaries printed inside their use to their text."""
     if isinstance(s, Assign):
@@ -53,6 +78,8 @@ def statement_code(fn: Function, s, inline: dict | None = None) -> str:
                 if inline and isinstance(a, Var) and a.name in inline else value_text(a) for a in s.args]
         if s.op == "pow" and args[0].startswith("-"):
             args[0] = f"({args[0]})"        # -1.5 ** 2 would read as -(1.5 ** 2)
+        if s.op == "reshape" and not _c_contiguous(fn, s.args[0]):
+            args[0] = f"np.ascontiguousarray({args[0]})"    # Numba reshapes C-contiguous arrays only
         return f"{s.target} = {prim.emit(args, dict(s.params), [_type_of(fn, a) for a in s.args])}"
     if isinstance(s, SetItem):
         pattern = dict(s.params)["index"]
@@ -197,7 +224,7 @@ def function_source(fn: Function, decorator: str = "", code=statement_code) -> t
     return lines, locmap
 
 
-def module_source(functions: list, target: str, header: str) -> tuple[str, dict]:
+def module_source(functions: list, target: str, header: str, boundscheck: bool = True) -> tuple[str, dict]:
     """A whole module: imports, then each function decorated for the target."""
     lines = [f"# {line}" for line in header.splitlines()]
     lines += ["import numpy as np"]
@@ -205,7 +232,7 @@ def module_source(functions: list, target: str, header: str) -> tuple[str, dict]
         lines += ["import numba", "import cotangent.backends.numba_support  # noqa: F401  (Numba versions of the helpers)"]
     bodies, locmap = [], {}
     for fn in functions:
-        decorator = "@numba.njit(cache=True)" if target == "cpu" else ""
+        decorator = njit_decorator(boundscheck) if target == "cpu" else ""
         fl, fmap = function_source(fn, decorator)
         bodies.append((fl, fmap))
     text_so_far = "\n".join(b for fl, _ in bodies for b in fl)

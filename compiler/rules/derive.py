@@ -125,6 +125,10 @@ def emit_expr(b, expr, env: dict, first=None):
         if ex.is_Integer:
             return b.op("pow", emit_expr(b, base, env, first), b.const(int(ex)))
         return b.op("pow", emit_expr(b, base, env, first), emit_expr(b, ex, env, first))
+    if isinstance(expr, sp.Piecewise):        # (a, c), (b, True): where(c, a, b)
+        (then, cond), (otherwise, _) = expr.args
+        return b.call("where", emit_condition(b, cond, env, first), emit_expr(b, then, env, first),
+                      emit_expr(b, otherwise, env, first))
     fname = type(expr).__name__
     if fname in _FUNCS:
         args = [emit_expr(b, a, env, first) for a in expr.args]
@@ -132,6 +136,14 @@ def emit_expr(b, expr, env: dict, first=None):
             return b.call("log", args[0]) / b.call("log", args[1])
         return b.call(_FUNCS[fname], *args)
     raise RuntimeError(f"cannot emit SymPy expression {expr!r}")
+
+
+def emit_condition(b, cond, env: dict, first=None):
+    """A SymPy equality as an IR comparison (the conditions of the Piecewise derivatives)."""
+    sp = sympy()
+    if isinstance(cond, sp.Eq):
+        return b.op("eq", emit_expr(b, cond.lhs, env, first), emit_expr(b, cond.rhs, env, first))
+    raise RuntimeError(f"cannot emit SymPy condition {cond!r}")
 
 
 def _is_negative(t) -> bool:

@@ -30,6 +30,11 @@ def _trunc(v):
     return _sp().sign(v) * _sp().floor(_sp().Abs(v))
 
 
+def _one_at_zero(v):
+    """v, with 1 where v is 0 (JAX's _replace_zero): log(_one_at_zero(x)) is 0 at x = 0."""
+    return _sp().Piecewise((1, _sp().Eq(v, 0)), (v, True))
+
+
 def _elementwise_type(kind_rule):
     def infer(types, params):
         for t in types:
@@ -98,8 +103,11 @@ elementwise("add", 2, lambda x, y: x + y, "{0} + {1}", ARITH)
 elementwise("sub", 2, lambda x, y: x - y, "{0} - {1}", ARITH)
 elementwise("mul", 2, lambda x, y: x * y, "{0} * {1}", ARITH)
 elementwise("truediv", 2, lambda x, y: x / y, "{0} / {1}", REAL)
-elementwise("pow", 2, lambda x, y: x ** y, "{0} ** {1}", ARITH,   # y*x**(y-1), not out*y/x: finite at x=0
-            manual=lambda x, y: (y * x ** (y - 1), x ** y * _sp().log(x)), use_out=False)
+# d/dx is y*x**(y-1), not out*y/x: finite at x = 0. d/dy is x**y*log(x) with log(0) read as 0, so
+# it is 0 at x = 0 (JAX's convention; 0 * log(0) would be nan), also for a literal 0.0 ** y, whose
+# derivative SymPy would otherwise take as 0**y * log(0), a complex infinity.
+elementwise("pow", 2, lambda x, y: x ** y, "{0} ** {1}", ARITH,
+            manual=lambda x, y: (y * x ** (y - 1), x ** y * _sp().log(_one_at_zero(x))), use_out=False)
 elementwise("neg", 1, lambda x: -x, "-{0}", ARITH)
 elementwise("mod", 2, lambda x, y: x - y * _sp().floor(x / y), "{0} % {1}", ARITH,
             manual=lambda x, y: (_sp().Integer(1), -_sp().floor(x / y)))
