@@ -7,6 +7,9 @@ Each generated program `f` is checked by `check_program`:
   JVP along a random direction against the reverse-mode gradient (<J v, w> = <v, J^T w>);
 * `ct.value_and_grad` returns the primal value too.
 
+These programs are numerically safe by construction; test_safety_fuzz.py runs the same generator at
+the edges (indices out of range, inf and nan, views of any layout) against NumPy on both targets.
+
 Most programs run on target="python" (compiled in milliseconds); a few run on Numba (target="cpu",
 seconds each). The default run checks 500 programs on Python and 8 on Numba (about a minute on two
 cores with an empty cache); `python -m pytest -n auto -m exhaustive` checks 2,000 larger ones and 32
