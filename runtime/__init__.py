@@ -9,6 +9,7 @@ from .layers import __all__ as _layer_names
 from .model import Model, Sequential, FunctionModel, StepResult
 from .history import History
 from .training import fit, evaluate, EarlyStopping, minibatches, split
+from .distributed import WorkerRestartWarning
 from .checkpoint import Checkpoint, CheckpointError, save_checkpoint, load_checkpoint
 from .optimizers import (Optimizer, SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam, AdamW, Newton,
                          LossClosure, optimizer_from_state)
