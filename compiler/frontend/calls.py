@@ -443,10 +443,19 @@ def _array(lw, e, qual):
         return lw.b.op("array_literal", value=value, dtype=dtype)
     except (ValueError, TypeError):
         pass
-    if isinstance(node, (ast.List, ast.Tuple)) and all(not isinstance(x, (ast.List, ast.Tuple)) for x in node.elts):
-        return lw.b.op("stack", *[lw.value(x) for x in node.elts], axis=0)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return _nested(lw, node)
     v = lw.value(node)
     return lw.b.op("copy", v)
+
+
+def _nested(lw, node):
+    """np.array([[a, b], [c, d]]) of numbers and names: rows stacked from stacked numbers."""
+    if not isinstance(node, (ast.List, ast.Tuple)):
+        return lw.value(node)
+    if not node.elts:
+        lw.error(node, "np.array of an empty list", hint="use np.zeros(0)")
+    return lw.b.op("stack", *[_nested(lw, x) for x in node.elts], axis=0)
 
 
 def _literal(v):
