@@ -5,10 +5,12 @@ results back into the caller's structure."""
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .config import config
 from .errors import CompileError
 from .ir.types import FLOAT
 from .ir.printer import format_function
@@ -39,6 +41,11 @@ class Differentiable:
 
     def __repr__(self) -> str:
         return f"<cotangent.differentiable {self.pyfunc.__qualname__} target={self.target!r}>"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the generated source of the last call (see notebook.py)."""
+        from .notebook import source_html
+        return source_html(self)
 
 
 def stop_gradient(x):
@@ -80,7 +87,11 @@ class _Transform:
     @property
     def last(self) -> sp.Compiled | None:
         """The code this transformation ran last (any instance of it: ct.grad(f) made anew finds it)."""
-        return _LAST.get((self.pyfunc, self.mode, self.argnums, self.has_aux, self.target))
+        compiled = _LAST.get((self.pyfunc, self.mode, self.argnums, self.has_aux, self.target))
+        if compiled is not None and compiled.boundscheck not in (None, config.boundscheck) \
+                and isinstance(compiled.twin, sp.Compiled):
+            return compiled.twin        # the variant the current ct.config.boundscheck runs
+        return compiled
 
     def specialize(self, args) -> tuple:
         specs = tuple(sp.spec_of(a, f"argument {i} ({self._param(i)})") for i, a in enumerate(args))
@@ -96,6 +107,9 @@ class _Transform:
         argnums = tuple(i % len(args) for i in self.argnums)
         key = (self.pyfunc, specs, self.mode, argnums, self.has_aux, self.target)
         compiled = _CACHE.get(key)
+        if compiled is not None and not compiled.watch.current():
+            _note_changed(self.pyfunc, key, compiled.watch)
+            compiled = None         # a definition it was made from has changed since: generate anew
         first = compiled is None
         if first:
             compiled = sp.load_or_compile(self.pyfunc, specs, self.mode, argnums, self.has_aux, self.target)
@@ -112,7 +126,8 @@ class _Transform:
     def run(self, args, extra=()):
         key = _plain_key(args)
         hit = self._fast.get(key) if key is not None else None
-        if hit is not None:             # seen before: no flattening, no specs, no cache-key hashing
+        if hit is not None and hit[0].watch.holds():
+            # seen before, and nothing it was made from has changed: no flattening, no specs, no hashing
             compiled, specs, argnums = hit
             _LAST[(self.pyfunc, self.mode, self.argnums, self.has_aux, self.target)] = compiled
             return sp.call_checked(compiled, [*args, *extra], False), compiled, specs, argnums
@@ -128,6 +143,31 @@ class _Transform:
     def __call__(self, *args):
         out, compiled, specs, argnums = self.run(args)
         return out
+
+
+RECOMPILES_BEFORE_WARNING = 5
+_RECOMPILES: dict = {}      # cache key -> how often a changed definition made it compile again
+
+
+def _note_changed(pyfunc, key, watch) -> None:
+    """Count recompiles caused by changed definitions; warn once when a name keeps changing (a
+    global assigned in a loop recompiles on every new value: it should be an argument)."""
+    n = _RECOMPILES[key] = _RECOMPILES.get(key, 0) + 1
+    if n == RECOMPILES_BEFORE_WARNING:
+        names = ", ".join(watch.changed()) or "a definition it uses"
+        warnings.warn(f"{pyfunc.__name__} was compiled again {n} times because {names} changed between "
+                      "calls; cotangent follows globals as they are now, so a value that keeps changing "
+                      "should be passed as an argument instead", RuntimeWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The stack level of the first frame outside cotangent's compiler, for warnings."""
+    import sys
+    here = __file__.rsplit("/", 1)[0]
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _plain_key(args) -> tuple | None:
@@ -180,13 +220,16 @@ def _count_float_leaves(specs, argnums):
     return sum(1 for i in argnums for t in sp.spec_leaf_types(specs[i]) if t.kind == FLOAT)
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   symbolic: bool | str = False) -> Callable:
     """f's value and its gradient with respect to the arguments in `argnums` (JAX's conventions:
-    an int gives one gradient, a tuple a tuple; with has_aux, f returns (value, aux))."""
+    an int gives one gradient, a tuple a tuple; with has_aux, f returns (value, aux)).
+    symbolic=True derives the whole function at once with SymPy (straight-line scalar code; see
+    jacrev); "auto" does so where it applies and is small."""
     if hasattr(f, "batched_value_and_grad"):        # a ct.vmap: its own compiled batch loop
         return f.batched_value_and_grad(argnums, has_aux)
     pyfunc, target = _unwrap(f)
-    t = _Transform(pyfunc, "grad", _argnums(argnums), has_aux, target)
+    t = _symbolic_or_plain(pyfunc, "grad", argnums, has_aux, target, symbolic)
 
     plans: dict = {}                # id(specs) -> (one float leaf, every argnum a single float leaf)
 
@@ -209,12 +252,22 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
 
     value_and_grad_f._cotangent = t
     value_and_grad_f._returns_value, value_and_grad_f._single_argnum = True, isinstance(argnums, int)
-    return value_and_grad_f
+    return _shows_source(value_and_grad_f)
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def _shows_source(fn: Callable) -> Callable:
+    """fn, which a notebook displays as the generated source of its last call (see notebook.py)."""
+    def _repr_html_() -> str:
+        from .notebook import source_html
+        return source_html(fn)
+    fn._repr_html_ = _repr_html_
+    return fn
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         symbolic: bool | str = False) -> Callable:
     """The gradient of a scalar function with respect to the arguments in `argnums`."""
-    vg = value_and_grad(f, argnums, has_aux)
+    vg = value_and_grad(f, argnums, has_aux, symbolic)
 
     @functools.wraps(vg)
     def grad_f(*args):
@@ -223,7 +276,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
 
     grad_f._cotangent = vg._cotangent
     grad_f._returns_value, grad_f._single_argnum = False, isinstance(argnums, int)
-    return grad_f
+    return _shows_source(grad_f)
 
 
 def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
@@ -291,11 +344,19 @@ def _block(block, shape: tuple):
     return float(block.reshape(())) if shape == () else block.reshape(shape)
 
 
-def _jacobian(f, argnums, mode: str) -> Callable:
+def _symbolic_or_plain(pyfunc, mode, argnums, has_aux, target, symbolic):
+    """The transformation, made symbolic by symbolic.py when asked (symbolic=True or "auto")."""
+    if symbolic is False:
+        return _Transform(pyfunc, mode, _argnums(argnums), has_aux, target)
+    from .symbolic import transform
+    return transform(pyfunc, mode, argnums, has_aux, target, symbolic)
+
+
+def _jacobian(f, argnums, mode: str, symbolic=False) -> Callable:
     if hasattr(f, "batched_jacobian"):              # a ct.vmap: per-sample gradients
         return f.batched_jacobian(argnums, mode)
     pyfunc, target = _unwrap(f)
-    t = _Transform(pyfunc, mode, _argnums(argnums), False, target)
+    t = _symbolic_or_plain(pyfunc, mode, argnums, False, target, symbolic)
     single = isinstance(argnums, int)
 
     @functools.wraps(pyfunc)
@@ -310,26 +371,31 @@ def _jacobian(f, argnums, mode: str) -> Callable:
     return jacobian_f
 
 
-def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str = False) -> Callable:
     """The Jacobian of f, column by column with forward mode (one JVP per input element): the
     cheaper choice when f has fewer inputs than outputs. Shapes follow JAX: out.shape + in.shape
-    per differentiated argument; a tuple argnums gives a tuple."""
-    return _jacobian(f, argnums, "jacfwd")
+    per differentiated argument; a tuple argnums gives a tuple. symbolic: as in jacrev."""
+    return _jacobian(f, argnums, "jacfwd", symbolic)
 
 
-def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str = False) -> Callable:
     """The Jacobian of f, row by row with reverse mode (one VJP per output element): the cheaper
-    choice when f has fewer outputs than inputs. Same shapes as jacfwd."""
-    return _jacobian(f, argnums, "jacrev")
+    choice when f has fewer outputs than inputs. Same shapes as jacfwd.
+    symbolic=True: for straight-line scalar code (small fixed-size arrays, loops over known ranges,
+    branches on numbers), SymPy builds the whole function as one expression, differentiates it and
+    shares subexpressions between the value and every entry (CSE): flat code, no loop over
+    directions; a CompileError says what stops it. symbolic="auto": symbolic where it applies and
+    is small, the ordinary mode elsewhere."""
+    return _jacobian(f, argnums, "jacrev", symbolic)
 
 
-def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def hessian(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str = False) -> Callable:
     """The Hessian of a scalar function, by forward mode over reverse mode: one Hessian-vector
     product per input element, each about the cost of two gradients. For an array argument x the
     result has shape x.shape + x.shape; with a tuple argnums, H[i][j] is the block of arguments
     i and j (JAX's nesting; dict and tuple arguments nest the same way)."""
     pyfunc, target = _unwrap(f)
-    t = _Transform(pyfunc, "hessian", _argnums(argnums), False, target)
+    t = _symbolic_or_plain(pyfunc, "hessian", argnums, False, target, symbolic)
     single = isinstance(argnums, int)
 
     @functools.wraps(pyfunc)

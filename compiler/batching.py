@@ -20,11 +20,12 @@ import numba
 import numpy as np
 
 from .errors import CompileError
+from .config import config
 from .ir.types import FLOAT
-from . import specialize as sp
+from . import specialize as sp, live
 from .backends.parallel import Output, driver_source, buffer_driver_source
 from .backends.buffers import buffer_form, printer, source_lines
-from .backends.pysource import statement_code
+from .backends.pysource import statement_code, njit_decorator
 from .backends.launch import BufferRun
 from .backends import loader
 from .higher import Driver
@@ -63,7 +64,10 @@ class Batched:
         if isinstance(f, Batched) or isinstance(inner, BatchedTransform):
             raise CompileError("ct.vmap of a batched function is not supported",
                                hint="write the inner loop in the per-sample function instead")
-        if inner is not None:
+        if inner is not None and hasattr(inner, "batch_plan"):     # symbolic=...: symbolic.py
+            self.pyfunc, own_target = inner.pyfunc, inner.target
+            self.plan, self.single = inner.batch_plan(f, reduce)
+        elif inner is not None:
             if inner.mode != "grad" or inner.has_aux:
                 raise CompileError(f"ct.vmap takes a function, ct.grad(f) or ct.value_and_grad(f), "
                                    f"not a {inner.mode} transformation")
@@ -261,11 +265,18 @@ class BatchedTransform:
                                    "has no float leaves: only float arguments can be differentiated")
         target = self.batched.target
         built = replace(plan, keep_value=True)     # the same code whether the caller keeps the value
-        key = (self.pyfunc, batch.specs, tuple(batch.batched), built, target)
+        if plan.inner.startswith(("symbolic ", "auto ")):      # symbolic code is made per sample shapes
+            from .symbolic import sample_mode
+            built = replace(built, inner=sample_mode(plan.inner, batch, target))
+        key = (self.pyfunc, batch.specs, tuple(batch.batched), built, target, config.boundscheck)
         compiled = _CACHE.get(key)
+        if compiled is not None and not compiled.watch.current():
+            compiled = None         # a definition it was made from has changed since
         first = compiled is None
         if first:
-            compiled = build(self.pyfunc, batch.specs, batch.batched, built, target)
+            watch = live.Watch(self.pyfunc)
+            compiled = replace(build(self.pyfunc, batch.specs, batch.batched, built, target,
+                                     config.boundscheck), watch=watch)
             _CACHE[key] = compiled
         self._last = compiled
         return compiled, batch, first
@@ -328,9 +339,16 @@ def _flat_result(r, plan: Plan, count: int) -> list:
     return [r[0]] + (list(r[1]) if count > 2 else [r[1]])
 
 
-def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str) -> sp.Compiled:
+def fused_symbolic(*args):
+    """The CPU batch module of symbolic per-sample code as one loop (symbolic.py), or None."""
+    from .symbolic import fused_module_source
+    return fused_module_source(*args)
+
+
+def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str, boundscheck: bool = True) -> sp.Compiled:
     """Generate and load the per-sample function and its driver for one signature: the plain
-    Python driver always (it locates errors), and the target's own."""
+    Python driver always (it locates errors), and the target's own (its indices checked unless
+    `boundscheck` is False)."""
     wrt_args = plan.argnums
     fn, out_fn, _ = sp.transform_ir(pyfunc, specs, plan.inner, wrt_args, False)
     leaf_arg = [i for i, s in enumerate(specs) for _ in range(sp.spec_leaf_count(s))]
@@ -342,7 +360,8 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str) -> sp.Comp
     outputs = _outputs(out_fn, plan, grad_batched)
     params = list(out_fn.params)
     batched = list(leaf_batched) + [True] * (len(params) - len(leaf_batched))   # JVP tangents
-    what = {"primal": "values", "grad": "values and gradients", "jvp": "values and tangents"}[plan.inner]
+    what = {"primal": "values", "grad": "values and gradients", "jvp": "values and tangents"}.get(
+        plan.inner, "values and derivatives")
     how = {"all": "summed over the batch", "none": "one row per sample",
            "shared": "summed over the batch" + (" (a batched argument's gradient: one row per sample)"
                                                 if any(grad_batched) else "")}[plan.summed]
@@ -352,8 +371,8 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str) -> sp.Comp
 
     def allocating(kind):
         driver = Driver(name, [out_fn], lambda decorator: driver_source(
-            name, doc, params, batched, out_fn.name, outputs, "cpu" if decorator else "python"))
-        return sp._load_driver(pyfunc, fn, mode, driver, kind)
+            name, doc, params, batched, out_fn.name, outputs, "cpu" if decorator else "python", boundscheck))
+        return sp._load_driver(pyfunc, fn, mode, driver, kind, boundscheck)
 
     python = allocating("python")
     if target == "python":
@@ -370,12 +389,16 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str) -> sp.Comp
         src = cuda.module_source(b, header, name, doc, params, batched, outputs)
         module = loader.load(src, name)
         runner = BufferRun(getattr(module, name), outputs, len(b.tapes), "cuda", module.sum_rows)
+    elif plan.inner.startswith(("symbolic ", "auto ")) and (src := fused_symbolic(
+            b, header, name, doc, params, batched, outputs, boundscheck)) is not None:    # one loop: symbolic.py
+        module = loader.load(src, name)
+        runner = BufferRun(getattr(module, name), outputs, 0, "cpu")
     else:
         code = printer(b, statement_code, "{tape_need}[0] = max({tape_need}[0], {need})")
-        lines, _ = source_lines(b, "@numba.njit(cache=True)", code)
+        lines, _ = source_lines(b, njit_decorator(boundscheck), code)
         src = "\n".join([f"# {line}" for line in header.splitlines()]
                         + ["import numpy as np", "import numba", "", ""] + lines + ["", ""]) + "\n" \
-            + buffer_driver_source(name, doc, params, batched, b.fn.name, outputs, b.tape_params)
+            + buffer_driver_source(name, doc, params, batched, b.fn.name, outputs, b.tape_params, boundscheck)
         module = loader.load(src, name)
         runner = BufferRun(getattr(module, name), outputs, len(b.tapes), "cpu")
     per_sample = getattr(loader.load(python.source, name), out_fn.name)

@@ -17,14 +17,21 @@ def default_cache_dir() -> Path:
 
 class Config:
     """`ct.config.cache_dir = "/path"` moves the cache; COTANGENT_CACHE_DIR sets it for a process.
-    `ct.config.first_call_check_seconds` bounds the plain-Python check before a first call."""
+    `ct.config.first_call_check_seconds` bounds the plain-Python check before a first call;
+    `ct.config.boundscheck = False` leaves the index checks out of compiled code."""
 
     def __init__(self):
         self.cache_dir: Path = default_cache_dir()
-        # Before the first compiled call of each signature, the generated code also runs as plain
-        # Python for up to this many seconds, so that an index out of range (which Numba does not
-        # check) is reported at the user's line; 0 turns the check off.
+        # Before the first call of each signature of code compiled without index checks
+        # (boundscheck = False), the generated code also runs as plain Python for up to this many
+        # seconds, so that an index out of range is reported at the user's line instead of reading
+        # the wrong memory; 0 turns the check off.
         self.first_call_check_seconds: float = 0.25
+        # Compiled code checks every index against the array's shape (Numba's boundscheck), so an
+        # index out of range raises ct.BoundsError (an IndexError) at the user's line on every
+        # call. False leaves the checks out of code compiled or called from then on (the setting
+        # is part of the generated source and of the cache key), for code known to be safe.
+        self.boundscheck: bool = True
 
 
 config = Config()

@@ -12,11 +12,11 @@ import threading
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import CompileError
+from .errors import CompileError, BoundsError
 from .ir.types import Type, FLOAT, INT, BOOL
 from .ir.nodes import Assign, Var, walk
 from .config import VERSION, config
@@ -26,10 +26,10 @@ from .transforms.reverse import reverse
 from .transforms.forward import forward
 from .transforms.tapes import group_tapes
 from . import higher
-from .backends.pysource import module_source
+from .backends.pysource import module_source, njit_decorator
 from .backends import loader
 from .backends.loader import numba_opt_level
-from . import fingerprint
+from . import fingerprint, live
 from .fingerprint import compiler_digest
 
 
@@ -115,6 +115,9 @@ class Compiled:
     python_locmap: dict
     rebuild: object = None   # set on code loaded through the index: recompiles to get ir and locmaps
     llvm_opt: int = 3        # LLVM optimization level for Numba's compile of `run` (see llvm_opt_level)
+    watch: object = None     # live.Watch: whether the definitions it was generated from still hold
+    boundscheck: bool | None = None   # the ct.config.boundscheck `run` was compiled with (None: plain Python)
+    twin: object = None      # () -> the same code compiled with the other boundscheck setting
 
     def details(self) -> "Compiled":
         """This, with the IR and line maps (loaded-from-index code regenerates them on demand)."""
@@ -124,19 +127,31 @@ class Compiled:
         return self
 
 
-def load_or_compile(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str) -> Compiled:
+def load_or_compile(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str,
+                    boundscheck: bool | None = None) -> Compiled:
     """Compiled code for one signature: from the cache index when this exact function, signature
-    and compiler were seen before, otherwise generated now and recorded in the index."""
-    fp = fingerprint.of(pyfunc, specs, mode, wrt_args, has_aux, target)
-    again = lambda: compile_transform(pyfunc, specs, mode, wrt_args, has_aux, target)
+    and compiler were seen before, otherwise generated now and recorded in the index. Indices are
+    checked as ct.config.boundscheck says, unless `boundscheck` is given."""
+    if boundscheck is None:
+        boundscheck = config.boundscheck
+    if target != "python":
+        checks = dict(boundscheck=boundscheck,
+                      twin=lambda: load_or_compile(pyfunc, specs, mode, wrt_args, has_aux, target, not boundscheck))
+    else:
+        checks = {}
+    watch = live.Watch(pyfunc)          # before generating: the definitions the code is made from
+    fp = fingerprint.of(pyfunc, specs, mode, wrt_args, has_aux, target, digest=watch.digest)
+    if not boundscheck and target != "python":
+        fp += "-nobounds"       # its source differs (the decorator), so its index entry does too
+    again = lambda: compile_transform(pyfunc, specs, mode, wrt_args, has_aux, target, boundscheck)
     hit = loader.index_lookup(fp)
     if hit is not None:
         name, py_path, path = hit
         python_run = getattr(loader.load(Path(py_path).read_text(), name), name)
         src = Path(path).read_text()
         run = python_run if path == py_path else getattr(loader.load(src, name), name)
-        return Compiled(run, python_run, src, None, path, None, None, rebuild=again)
-    compiled = again()
+        return Compiled(run, python_run, src, None, path, None, None, rebuild=again, watch=watch, **checks)
+    compiled = replace(again(), watch=watch, **checks)
     loader.index_store(fp, compiled.python_run.__name__, compiled.python_run.__code__.co_filename, compiled.path)
     return compiled
 
@@ -145,10 +160,11 @@ def _display_name(pyfunc) -> str:
     return f"{pyfunc.__module__}.{pyfunc.__qualname__}".replace("<locals>.", "")
 
 
-def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str) -> Compiled:
+def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str,
+                      boundscheck: bool = True) -> Compiled:
     fn, out_fn, driver = transform_ir(pyfunc, specs, mode, wrt_args, has_aux)
     if driver is not None:
-        return _load_driver(pyfunc, fn, mode, driver, target)
+        return _load_driver(pyfunc, fn, mode, driver, target, boundscheck)
     header = _header(pyfunc, fn, mode)
     if mode in ("grad", "vjp"):
         out_fn = group_tapes(out_fn)
@@ -157,7 +173,7 @@ def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, 
     python_run = getattr(py_module, out_fn.name)
     if target == "python":
         return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, locmap)
-    src, nb_locmap = module_source([out_fn], "cpu", header)
+    src, nb_locmap = module_source([out_fn], "cpu", header, boundscheck)
     module = loader.load(src, out_fn.name)
     return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn, locmap,
                     llvm_opt=llvm_opt_level([out_fn]))
@@ -182,6 +198,9 @@ def llvm_opt_level(functions) -> int:
 def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool) -> tuple:
     """(the lowered function, its transformed IR, the driver of a Jacobian or Hessian or None):
     everything but printing and loading, so other backends can print the same IR."""
+    if mode.startswith(("symbolic ", "auto ")):     # ct.jacrev(f, symbolic=...): transforms/symbolic.py
+        from .transforms.symbolic import symbolic_ir
+        return symbolic_ir(pyfunc, specs, mode, wrt_args, has_aux)
     fn, result = lower(pyfunc, specs)
     driver = None
     outs = result if isinstance(result, tuple) else (result,)
@@ -251,14 +270,14 @@ def _check_scalar_output(fn, result, what: str) -> None:
                            fn.body[-1].loc, hint="reduce it (np.sum, np.mean), or use ct.jacfwd / ct.jacrev")
 
 
-def _load_driver(pyfunc, fn, mode: str, driver, target: str) -> Compiled:
+def _load_driver(pyfunc, fn, mode: str, driver, target: str, boundscheck: bool = True) -> Compiled:
     """The module of a Jacobian or Hessian: the derivative it loops over, then the driver loop."""
     header = _header(pyfunc, fn, mode)
     inner = driver.functions[-1]
 
     def module(kind):
-        src, locmap = module_source(driver.functions, kind, header)
-        return src + "\n\n" + driver.text("@numba.njit(cache=True)" if kind == "cpu" else ""), locmap
+        src, locmap = module_source(driver.functions, kind, header, boundscheck)
+        return src + "\n\n" + driver.text(njit_decorator(boundscheck) if kind == "cpu" else ""), locmap
 
     src_py, locmap = module("python")
     py_module = loader.load(src_py, driver.name)
@@ -289,8 +308,16 @@ def _leaf_names(fn, specs):
 
 
 def call_checked(compiled: Compiled, leaves_, first: bool):
-    """Run compiled code; if it fails, run the Python version to say which source line failed."""
-    if first and compiled.run is not compiled.python_run:
+    """Run compiled code; if it fails, run the Python version to say which source line failed.
+
+    Compiled code checks its indices (unless ct.config.boundscheck is off), so an index out of
+    range fails the call and is found here on any call. Code compiled without the checks gets the
+    plain-Python check before its first call instead: Numba would read the wrong memory."""
+    if compiled.boundscheck is not None and compiled.boundscheck != config.boundscheck:
+        compiled, first = _current_setting(compiled, first)
+    if compiled.run is compiled.python_run:
+        leaves_ = numpy_scalars(leaves_)
+    elif first and not compiled.boundscheck:
         _locate(compiled, leaves_, budget=config.first_call_check_seconds)
     try:
         if first:
@@ -300,6 +327,23 @@ def call_checked(compiled: Compiled, leaves_, first: bool):
     except Exception as e:  # noqa: BLE001 - re-raised with the user's line where it can be found
         _locate(compiled, leaves_)
         raise_compile_failure(compiled, e)
+
+
+def _current_setting(compiled: Compiled, first: bool) -> tuple:
+    """The code compiled under the ct.config.boundscheck now in force, made once when the setting
+    changes after `compiled` was cached (the API's caches key on the function and its signature),
+    and whether this is its first call."""
+    if not isinstance(compiled.twin, Compiled):
+        compiled.twin = compiled.twin()
+        return compiled.twin, True
+    return compiled.twin, first
+
+
+def numpy_scalars(leaves_) -> list:
+    """Python float and int leaves as NumPy scalars, so that plain-Python code computes as NumPy
+    and as the compiled code do: 1.0 / x at x = 0 is inf and x ** 0.5 at x = -1 is nan, where
+    Python floats raise ZeroDivisionError or give a complex number."""
+    return [np.float64(v) if type(v) is float else np.int64(v) if type(v) is int else v for v in leaves_]
 
 
 class _OutOfTime(Exception):
@@ -335,6 +379,7 @@ def _locate(compiled: Compiled, leaves_, budget: float | None = None):
     if budget is not None and (budget <= 0 or threading.current_thread() is not threading.main_thread()
                                or _alarm_in_use()):
         return
+    leaves_ = numpy_scalars(leaves_)
     with np.errstate(all="ignore"):
         try:
             if budget is None:
@@ -350,6 +395,8 @@ def _locate(compiled: Compiled, leaves_, budget: float | None = None):
                 if frame.f_code.co_filename == compiled.python_run.__code__.co_filename:
                     loc = compiled.details().python_locmap.get(lineno)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if isinstance(e, IndexError):
+                raise BoundsError(msg, loc, hint=_hint_for(e)) from None
             raise CompileError(f"{type(e).__name__}: {msg}", loc, hint=_hint_for(e)) from None
 
 
@@ -371,4 +418,6 @@ def raise_compile_failure(compiled, e):
         raise CompileError(f"Numba could not compile the generated code: {first}",
                            hint=f"this is a cotangent bug; target='python' runs it without Numba. "
                                 f"Generated source: {compiled.path}") from None
+    if isinstance(e, IndexError) and not isinstance(e, BoundsError):     # not found again in Python
+        raise BoundsError(f"{e} (in {compiled.path})", hint=_hint_for(e)) from None
     raise e

@@ -3,6 +3,7 @@ and checkpoints that a killed run resumes from exactly where it left off."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -74,7 +75,8 @@ def _n_outputs(model: Model) -> int | None:
 def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
         validation_split: float = 0.0, validation_data: tuple | None = None, shuffle: bool = True,
         seed: int = 0, early_stopping: EarlyStopping | None = None, checkpoint: str | Path | None = None,
-        checkpoint_every: int = 1, resume: bool = False, progress: bool = True) -> History:
+        checkpoint_every: int = 1, resume: bool = False, progress: bool = True,
+        workers: int | None = None, address: str | None = None) -> History:
     """Train `model` on (x, y) with `optimizer` and return the History.
 
     x is an array (or a tuple of arrays for models with several inputs), y the targets (integer
@@ -82,7 +84,20 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
     dropout masks) comes from `seed`, so two runs with the same seed are identical. With
     `checkpoint`, parameters, optimizer state, layer state, the random generator and the history
     are saved atomically every `checkpoint_every` epochs; `resume=True` continues from that file
-    (if it exists) as though the run had never stopped."""
+    (if it exists) as though the run had never stopped.
+
+    workers=N trains on N Ray workers (synchronous data parallel, the same result to rounding; see
+    cotangent.runtime.distributed), on the Ray cluster at `address` or $RAY_ADDRESS, or on a local
+    Ray started for it; it needs `pip install "cotangent[distributed]"`."""
+    if workers is not None or address is not None:
+        if workers is None:
+            raise ValueError("address= is where workers run: give workers=N as well")
+        from .distributed import fit as fit_on_workers
+        return fit_on_workers(model, x, y, optimizer, epochs=epochs, batch_size=batch_size,
+                              validation_split=validation_split, validation_data=validation_data,
+                              shuffle=shuffle, seed=seed, early_stopping=early_stopping, checkpoint=checkpoint,
+                              checkpoint_every=checkpoint_every, resume=resume, progress=progress,
+                              workers=workers, address=address)
     from .checkpoint import load_checkpoint, save_checkpoint
 
     rng = np.random.default_rng(seed)
@@ -194,10 +209,23 @@ class _NoBar:
 
 
 def _progress_bar(enabled: bool, total: int, desc: str):
+    """tqdm's widget in a notebook that has ipywidgets, its text bar everywhere else (a notebook
+    without ipywidgets shows the text bar, not tqdm.auto's warning)."""
     if not enabled:
         return _NoBar()
     try:
-        from tqdm.auto import tqdm
+        from tqdm.std import tqdm
     except ImportError:
         return _NoBar()
+    if _in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm
+        except ImportError:
+            pass
     return tqdm(total=total, desc=desc, unit="batch", mininterval=0.2, dynamic_ncols=True)
+
+
+def _in_notebook() -> bool:
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
