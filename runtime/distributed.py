@@ -360,7 +360,7 @@ class _Group:
 def _is_lost(ray, e: BaseException) -> bool:
     ex = ray.exceptions
     kinds = (ex.RayActorError, ex.WorkerCrashedError, ex.ObjectLostError, ex.NodeDiedError,
-             ex.LocalRayletDiedError, _PeerLost)
+             ex.LocalRayletDiedError, ex.OutOfMemoryError, _PeerLost)     # OOM: Ray's monitor killed it
     return isinstance(e, kinds) or isinstance(getattr(e, "cause", None), kinds)
 
 
