@@ -200,7 +200,7 @@ def max_difference(ours, theirs) -> float:
 def interleaved(thunks: dict, rounds: int, min_total: float = 2.0, settle: tuple = ()) -> dict:
     """(fastest, median) milliseconds per thunk, timed in rounds that call every thunk once, so
     that a change of load on the machine reaches every tool alike. After a thunk named in `settle` the round
-    pauses for 50 ms (not timed): XLA keeps a thread busy for a while after each call, which would
+    pauses for 0.2 s (not timed): XLA keeps a thread busy for a while after each call, which would
     slow whatever runs next on the same core."""
     times: dict = {k: [] for k in thunks}
     start = time.perf_counter()
@@ -210,7 +210,7 @@ def interleaved(thunks: dict, rounds: int, min_total: float = 2.0, settle: tuple
             thunk()
             times[k].append(time.perf_counter() - t)
             if k in settle:
-                time.sleep(0.05)
+                time.sleep(0.2)
         if len(times[next(iter(times))]) >= 20 * rounds:
             break
     return {k: (1e3 * float(np.min(v)), 1e3 * float(np.median(v))) for k, v in times.items()}
