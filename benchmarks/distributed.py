@@ -25,6 +25,7 @@ instead of 0.2 ms), which would be measured instead.
     python benchmarks/distributed.py [--repeat 3] [--steps 400] [--batches 8 256 1024] [--points 1000000]"""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -86,10 +87,8 @@ def renice(pids=None) -> None:
             pids.append(pid)
             todo += children.get(pid, [])
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):     # a process that has exited
             os.setpriority(os.PRIO_PROCESS, pid, NICE)
-        except OSError:
-            pass
 
 
 def mlp() -> rt.Sequential:

@@ -22,6 +22,7 @@ caches: from the first import to the first result, data set-up excluded), and th
 difference of each tool's Jacobians from cotangent's. Results go to results/symbolic.{md,json}."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -326,10 +327,8 @@ def machine() -> str:
     import numba
     versions = [f"numpy {np.__version__}", f"numba {numba.__version__}"]
     for mod in ("sympy", "symforce", "jax"):
-        try:
+        with contextlib.suppress(ImportError):
             versions.append(f"{mod} {__import__(mod).__version__}")
-        except ImportError:
-            pass
     cpu = platform.processor() or platform.machine()
     try:
         cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text()).group(1).strip()

@@ -6,6 +6,7 @@ or importing SymPy."""
 from __future__ import annotations
 
 import hashlib
+import os
 import types
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def _describe(pyfunc, h, seen: set) -> None:
         return
     seen.add(pyfunc)
     try:
-        h.update(function_source(pyfunc)[0].encode())
+        text, filename, first = function_source(pyfunc)
+        # the generated comments name the file and line: equal code from elsewhere is not shared
+        h.update(f"{os.path.basename(filename)}:{first}\n{text}".encode())
     except CompileError:                    # no source of its own: never shared through the disk
         h.update(repr(pyfunc).encode())
     names = sorted(set(_names(pyfunc.__code__)))

@@ -26,6 +26,7 @@ since with the same batches and masks, so the run ends exactly as one that was n
 the worker's traceback."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -65,7 +66,7 @@ class _PeerLost(RuntimeError):
 
 
 class _WorkerLost(Exception):
-    pass
+    """A worker's process went away (killed, or out of memory): the group is replaced."""
 
 
 # --- the model, shipped as its generated source -------------------------------------------------
@@ -304,10 +305,8 @@ class _Group:
         if graceful and self.actors:
             self.ray.wait([a.close.remote() for a in self.actors], num_returns=len(self.actors), timeout=10)
         for a in self.actors:
-            try:
+            with contextlib.suppress(Exception):     # already gone
                 self.ray.kill(a, no_restart=True)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
         self.actors = []
 
     def snapshot(self):

@@ -2,6 +2,7 @@
 and checkpoints that a killed run resumes from exactly where it left off."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from dataclasses import dataclass
@@ -217,12 +218,8 @@ def _progress_bar(enabled: bool, total: int, desc: str):
         from tqdm.std import tqdm
     except ImportError:
         return _NoBar()
-    if _in_notebook():
-        try:
-            import ipywidgets  # noqa: F401
-            from tqdm.notebook import tqdm
-        except ImportError:
-            pass
+    if _in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm
     return tqdm(total=total, desc=desc, unit="batch", mininterval=0.2, dynamic_ncols=True)
 
 

@@ -1,6 +1,7 @@
 """Live code: a redefined function, a redefined helper at any depth, a reassigned global, a changed
 closure or default is seen on the next call, as in a notebook; source is read from the function's
 own lines or not at all."""
+import hashlib
 import importlib
 import linecache
 import sys
@@ -13,14 +14,13 @@ import pytest
 import cotangent as ct
 from cotangent.errors import CompileError
 
-_cells = iter(range(10**6))
-
 
 def run_cell(src: str, ns: dict) -> dict:
     """Run `src` in namespace `ns` the way IPython runs a cell: under a file name of its own,
     with the source registered in linecache."""
     src = textwrap.dedent(src)
-    filename = f"<test-cell-{next(_cells)}>"
+    # IPython names a cell's file after a hash of its text: re-running a cell unchanged gives the same name
+    filename = f"<test-cell-{hashlib.sha1(src.encode()).hexdigest()[:12]}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
     exec(compile(src, filename, "exec"), ns)
     return ns
@@ -92,7 +92,7 @@ def test_reassigned_numeric_global_is_seen():
 
 
 def test_equal_value_or_rerun_cell_keeps_the_compiled_code():
-    ns = run_cell("""
+    cell = """
         K = 2.0
 
         def helper(x):
@@ -100,16 +100,14 @@ def test_equal_value_or_rerun_cell_keeps_the_compiled_code():
 
         def f(x):
             return np.sum(helper(x) * x)
-        """, notebook())
+        """
+    ns = run_cell(cell, notebook())
     g = ct.grad(ns["f"])
     x = np.ones(3)
     g(x)
     before = g._cotangent.last
+    run_cell(cell, ns)               # the cell re-run without edits: new objects, the same definitions
     ns["K"] = float("2.0")           # another object, the same number
-    run_cell("""
-        def helper(x):
-            return K * x
-        """, ns)                     # the cell re-run without edits
     np.testing.assert_allclose(g(x), 4.0 * x)
     assert g._cotangent.last is before
 

@@ -163,7 +163,7 @@ def ill_conditioned(mod, args, reference: Outcome) -> bool:
 
 
 class Mismatch(AssertionError):
-    pass
+    """Two of NumPy, the Python target and Numba disagree on a program's value or exception."""
 
 
 # --- open issues: differences from NumPy the compiler has today --------------------------------------
