@@ -19,6 +19,7 @@ from . import specialize as sp
 TARGETS = ("cpu", "python", "cuda")
 _CACHE: dict = {}          # (pyfunc, signature, mode, wrt, has_aux, target) -> Compiled
 _LAST: dict = {}           # (pyfunc, mode, argnums, has_aux, target) -> the Compiled used last
+_LAST_SIGNATURE: dict = {}  # the same key -> (specs, argnums) of that call
 
 
 class Differentiable:
@@ -53,6 +54,9 @@ def stop_gradient(x):
     cotangent differentiates, whatever is computed from `stop_gradient(x)` counts as a constant.
     The usual use is the shift of a stable log-softmax, whose gradient is zero anyway."""
     return x
+
+
+stop_gradient.__cotangent_primitive__ = "stop_gradient"     # how the frontend recognizes it
 
 
 def differentiable(fn: Callable | None = None, *, target: str = "cpu"):
@@ -115,7 +119,13 @@ class _Transform:
             compiled = sp.load_or_compile(self.pyfunc, specs, self.mode, argnums, self.has_aux, self.target)
             _CACHE[key] = compiled
         _LAST[(self.pyfunc, self.mode, self.argnums, self.has_aux, self.target)] = compiled
+        _LAST_SIGNATURE[(self.pyfunc, self.mode, self.argnums, self.has_aux, self.target)] = (specs, argnums)
         return compiled, specs, argnums, first
+
+    @property
+    def last_signature(self) -> tuple:
+        """(specs, argnums) of the code this transformation ran last."""
+        return _LAST_SIGNATURE.get((self.pyfunc, self.mode, self.argnums, self.has_aux, self.target))
 
     def _param(self, i):
         try:
@@ -445,18 +455,37 @@ def _transform_of(obj):
                     "ct.jacfwd, ct.jacrev, ct.hessian or a pullback")
 
 
-def source(obj, *example_args) -> str:
+def source(obj, *example_args, units: bool = True, inline: bool = False) -> str:
     """The generated Python source of a compiled function. Pass example arguments, or call the
-    function once first: the source depends on the argument types."""
+    function once first: the source depends on the argument types.
+
+    The functions it calls are compiled separately (units), and their modules follow its own,
+    callees first (units=False leaves them out). inline=True shows instead the whole computation
+    as one flat function, every call inlined (for reading; it is not what runs)."""
     t = _transform_of(obj)
+    if not isinstance(t, _Transform):       # a vmap or an elementwise kernel: its own module
+        if example_args:
+            return t.specialize(example_args)[0].source
+        if t.last is None:
+            raise CompileError(f"{t.pyfunc.__name__} has not been compiled for any argument types yet",
+                               hint="call it once, or pass example arguments: ct.source(f, *args)")
+        return t.last.source
     if example_args:
-        extra_args = example_args
-        compiled, *_ = t.specialize(extra_args)
-        return compiled.source
-    if t.last is None:
+        compiled, specs, argnums, _ = t.specialize(example_args)
+    elif t.last is None:
         raise CompileError(f"{t.pyfunc.__name__} has not been compiled for any argument types yet",
-                           hint=f"call it once, or pass example arguments: ct.source(f, *args)")
-    return t.last.source
+                           hint="call it once, or pass example arguments: ct.source(f, *args)")
+    else:
+        compiled, (specs, argnums) = t.last, t.last_signature or (None, None)
+    if inline and specs is not None:
+        return sp.compile_transform(t.pyfunc, specs, t.mode, argnums, t.has_aux, t.target,
+                                    compiled.boundscheck if compiled.boundscheck is not None else True,
+                                    inline=True).source
+    text = compiled.source
+    if units:
+        for description, unit_source in compiled.details().units or ():
+            text += f"\n\n# {'-' * 20} separately compiled: {description}\n" + unit_source
+    return text
 
 
 class IRView:

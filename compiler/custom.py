@@ -48,8 +48,14 @@ class CustomDerivative:
         REGISTRY[self.key] = self
         functools.update_wrapper(self, fn)
 
+    __cotangent_custom__ = True     # how the frontend recognizes it (frontend/resolve.py)
+
     def __call__(self, *args):
         return self.pyfunc(*args)
+
+    def lower_call(self, lw, node, args):
+        """Lower a call to this function (the frontend calls this; it does not import this module)."""
+        return lower_call(lw, node, self, args)
 
     def defvjp(self, fn: Callable) -> Callable:
         """Register fn(*args, out, g) -> one cotangent per argument (a tuple when there are several)."""
@@ -183,7 +189,7 @@ prim("custom_call", lambda types, p: types[-1], lambda a, p, t: a[-1], jvp=_jvp,
 def lower_call(lw, node, custom: CustomDerivative, args):
     """The value of a custom function (inlined), wrapped so that differentiation uses its rules."""
     from .frontend.resolve import UserFunc
-    from .rules.builder import Sym
+    from .ir.builder import Sym
     for a in args:
         if not isinstance(a, Sym):
             lw.error(node, f"arguments of {custom.pyfunc.__name__} must be numbers or arrays")

@@ -31,6 +31,7 @@ from .backends import loader
 from .backends.loader import numba_opt_level
 from . import fingerprint, live
 from .fingerprint import compiler_digest
+from .units import Linker, LOCMAPS
 
 
 # --- argument structure ---
@@ -118,12 +119,14 @@ class Compiled:
     watch: object = None     # live.Watch: whether the definitions it was generated from still hold
     boundscheck: bool | None = None   # the ct.config.boundscheck `run` was compiled with (None: plain Python)
     twin: object = None      # () -> the same code compiled with the other boundscheck setting
+    units: list = None       # (description, Python source) of each separately compiled unit it calls
 
     def details(self) -> "Compiled":
         """This, with the IR and line maps (loaded-from-index code regenerates them on demand)."""
         if self.ir is None and self.rebuild is not None:
             full = self.rebuild()
             self.ir, self.locmap, self.python_locmap = full.ir, full.locmap, full.python_locmap
+            self.units = full.units
         return self
 
 
@@ -147,10 +150,13 @@ def load_or_compile(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, ta
     hit = loader.index_lookup(fp)
     if hit is not None:
         name, py_path, path = hit
-        python_run = getattr(loader.load(Path(py_path).read_text(), name), name)
-        src = Path(path).read_text()
-        run = python_run if path == py_path else getattr(loader.load(src, name), name)
-        return Compiled(run, python_run, src, None, path, None, None, rebuild=again, watch=watch, **checks)
+        try:
+            python_run = getattr(loader.load(Path(py_path).read_text(), name), name)
+            src = Path(path).read_text()
+            run = python_run if path == py_path else getattr(loader.load(src, name), name)
+            return Compiled(run, python_run, src, None, path, None, None, rebuild=again, watch=watch, **checks)
+        except loader.LinkError:
+            pass            # a unit it calls is missing from the cache: generated again below
     compiled = replace(again(), watch=watch, **checks)
     loader.index_store(fp, compiled.python_run.__name__, compiled.python_run.__code__.co_filename, compiled.path)
     return compiled
@@ -161,22 +167,35 @@ def _display_name(pyfunc) -> str:
 
 
 def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str,
-                      boundscheck: bool = True) -> Compiled:
-    fn, out_fn, driver = transform_ir(pyfunc, specs, mode, wrt_args, has_aux)
+                      boundscheck: bool = True, inline: bool = False) -> Compiled:
+    """Generate and load the code of one transformation. Calls to user functions become calls to
+    separately compiled units (compiler/units.py), except where the cost model inlines them, or
+    everywhere with `inline` (one flat function, as ct.source(..., inline=True) shows)."""
+    linker = None if inline or mode.startswith(("symbolic ", "auto ")) else Linker()
+    fn, out_fn, driver = transform_ir(pyfunc, specs, mode, wrt_args, has_aux, linker)
     if driver is not None:
-        return _load_driver(pyfunc, fn, mode, driver, target, boundscheck)
+        return _load_driver(pyfunc, fn, mode, driver, target, boundscheck, linker)
     header = _header(pyfunc, fn, mode)
     if mode in ("grad", "vjp"):
         out_fn = group_tapes(out_fn)
-    src_py, locmap = module_source([out_fn], "python", header)
+    links = linker.link([out_fn], "python") if linker else []
+    src_py, locmap = module_source([out_fn], "python", header, links=links)
     py_module = loader.load(src_py, out_fn.name)
     python_run = getattr(py_module, out_fn.name)
+    units = linker.unit_sources("python") if linker else []
     if target == "python":
-        return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, locmap)
-    src, nb_locmap = module_source([out_fn], "cpu", header, boundscheck)
+        return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, locmap, units=units)
+    links = linker.link([out_fn], "cpu", boundscheck) if linker else []
+    src, nb_locmap = module_source([out_fn], "cpu", header, boundscheck, links,
+                                   cache=not (linker and linker.reaches_recursion([out_fn])))
     module = loader.load(src, out_fn.name)
+    units = linker.unit_sources("cpu", boundscheck) if linker else []
     return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn, locmap,
-                    llvm_opt=llvm_opt_level([out_fn]))
+                    llvm_opt=llvm_opt_level([out_fn] + _unit_functions(linker)), units=units)
+
+
+def _unit_functions(linker) -> list:
+    return [fn for fn in linker.units.values() if fn is not None] if linker else []
 
 
 ARRAY_STATEMENTS_FOR_O1 = 40
@@ -195,13 +214,14 @@ def llvm_opt_level(functions) -> int:
     return 1 if arrays >= ARRAY_STATEMENTS_FOR_O1 else 3
 
 
-def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool) -> tuple:
+def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linker=None) -> tuple:
     """(the lowered function, its transformed IR, the driver of a Jacobian or Hessian or None):
-    everything but printing and loading, so other backends can print the same IR."""
+    everything but printing and loading, so other backends can print the same IR. With a
+    `linker`, calls may be calls to units (which the linker then prints); without, all inline."""
     if mode.startswith(("symbolic ", "auto ")):     # ct.jacrev(f, symbolic=...): transforms/symbolic.py
         from .transforms.symbolic import symbolic_ir
         return symbolic_ir(pyfunc, specs, mode, wrt_args, has_aux)
-    fn, result = lower(pyfunc, specs)
+    fn, result = lower(pyfunc, specs, calls=linker)
     driver = None
     outs = result if isinstance(result, tuple) else (result,)
     values = tuple(r.value for r in outs)
@@ -223,7 +243,8 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool) -> tu
                                    fn.body[-1].loc, hint="reduce it (np.sum, np.mean), or use ct.vjp / ct.jacrev")
         elif isinstance(result, tuple) and not has_aux:
             raise CompileError("vjp of a function returning a tuple is not supported yet", fn.body[-1].loc)
-        out_fn = reverse(fn, values, wrt, seed="one" if mode == "grad" else "param", suffix=mode)
+        out_fn = reverse(_split(fn, linker, values, wrt), values, wrt, seed="one" if mode == "grad" else "param",
+                         suffix=mode)
     elif mode == "jvp":
         if isinstance(result, tuple):
             raise CompileError("jvp of a function returning a tuple is not supported yet", fn.body[-1].loc)
@@ -245,12 +266,21 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool) -> tu
             out_fn = forward(fn, values, wrt)
             driver = higher.jacfwd_driver(primal, out_fn, wrt, first.type.rank)
         else:
-            out_fn = reverse(fn, values, wrt, seed="param", suffix="vjp")
+            out_fn = reverse(_split(fn, linker, values, wrt), values, wrt, seed="param", suffix="vjp")
             driver = higher.jacrev_driver(primal, out_fn, wrt, first.type.rank)
     else:
         raise ValueError(mode)
     out_fn.doc = _docline(pyfunc, {"jacfwd": "jvp", "jacrev": "vjp", "hessian": "hvp"}.get(mode, mode), wrt)
     return fn, out_fn, driver
+
+
+def _split(fn, linker, values, wrt):
+    """fn with its calls to units split into forward and adjoint sweeps (units.Linker.split_calls)."""
+    if linker is None or not any(getattr(s, "op", None) == "call" for s in walk(fn.body)):
+        return fn
+    fn = copy.deepcopy(fn)
+    linker.split_calls(fn, values, wrt)
+    return fn
 
 
 def _header(pyfunc, fn, mode) -> str:
@@ -270,24 +300,28 @@ def _check_scalar_output(fn, result, what: str) -> None:
                            fn.body[-1].loc, hint="reduce it (np.sum, np.mean), or use ct.jacfwd / ct.jacrev")
 
 
-def _load_driver(pyfunc, fn, mode: str, driver, target: str, boundscheck: bool = True) -> Compiled:
+def _load_driver(pyfunc, fn, mode: str, driver, target: str, boundscheck: bool = True, linker=None) -> Compiled:
     """The module of a Jacobian or Hessian: the derivative it loops over, then the driver loop."""
     header = _header(pyfunc, fn, mode)
     inner = driver.functions[-1]
 
     def module(kind):
-        src, locmap = module_source(driver.functions, kind, header, boundscheck)
-        return src + "\n\n" + driver.text(njit_decorator(boundscheck) if kind == "cpu" else ""), locmap
+        links = linker.link(driver.functions, kind, boundscheck) if linker else []
+        cache = not (linker and linker.reaches_recursion(driver.functions))
+        src, locmap = module_source(driver.functions, kind, header, boundscheck, links, cache)
+        return src + "\n\n" + driver.text(njit_decorator(boundscheck, cache=cache) if kind == "cpu" else ""), locmap
 
     src_py, locmap = module("python")
     py_module = loader.load(src_py, driver.name)
     python_run = getattr(py_module, driver.name)
+    units = linker.unit_sources("python") if linker else []
     if target == "python":
-        return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, inner, locmap)
+        return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, inner, locmap, units=units)
     src, nb_locmap = module("cpu")
     nb_module = loader.load(src, driver.name)
+    units = linker.unit_sources("cpu", boundscheck) if linker else []
     return Compiled(getattr(nb_module, driver.name), python_run, src, nb_locmap, nb_module.__file__, inner, locmap,
-                    llvm_opt=llvm_opt_level(driver.functions))
+                    llvm_opt=llvm_opt_level(driver.functions + _unit_functions(linker)), units=units)
 
 
 def _docline(pyfunc, mode, wrt) -> str:
@@ -392,8 +426,11 @@ def _locate(compiled: Compiled, leaves_, budget: float | None = None):
         except Exception as e:  # noqa: BLE001
             loc = None
             for frame, lineno in traceback.walk_tb(sys.exc_info()[2]):
-                if frame.f_code.co_filename == compiled.python_run.__code__.co_filename:
+                filename = frame.f_code.co_filename
+                if filename == compiled.python_run.__code__.co_filename:
                     loc = compiled.details().python_locmap.get(lineno)
+                elif filename in LOCMAPS:
+                    loc = LOCMAPS[filename].get(lineno) or loc
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             if isinstance(e, IndexError):
                 raise BoundsError(msg, loc, hint=_hint_for(e)) from None

@@ -16,7 +16,7 @@ from _digits import image_rows
 
 
 def main() -> None:
-    args = setup("autoencoder_digits", "An autoencoder on the 8x8 digits", epochs=60, target="python")
+    args = setup("autoencoder_digits", "An autoencoder on the 8x8 digits", epochs=60)
     model, history, (x_train, x_test, y_test), seconds = ae.train_autoencoder(epochs=args.epochs,
                                                                                 target=args.target, progress=True)
     print(f"trained {len(history)} epochs in {seconds:.1f} s, compiling included "

@@ -64,7 +64,7 @@ def plot_history(history, path) -> None:
 
 
 def main() -> None:
-    args = setup("gan_2d", "A GAN on a ring of 8 Gaussians", target="python", steps=4000)
+    args = setup("gan_2d", "A GAN on a ring of 8 Gaussians", steps=4000)
     snapshots = (0, 250, 1000, args.steps // 2, args.steps)
     model, history, taken, seconds = gan.train(steps=args.steps, snapshots=snapshots, target=args.target,
                                                progress=True)

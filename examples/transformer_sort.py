@@ -4,9 +4,9 @@ logits per position. Prints per-position and per-sequence test accuracy and a fe
 sequences, the generated model source and the adjoint of attention; plots the learning curves and
 the first block's attention weights for one sequence.
 
-Runs on the Python target by default: attention loops over the heads and the sequences of a batch
-calling small NumPy operations, which NumPy runs about as fast as Numba does, and the Numba build
-of this model's gradient takes many minutes.
+Runs on Numba by default: the model's layers (attention, LayerNorm, the dense layers) are compiled
+once each, in about 30 s the first time, and an epoch runs about twice as fast as with
+--target python (the same generated code run by NumPy).
 
     python examples/transformer_sort.py [--epochs 6] [--out out/transformer_sort] [--target python|cpu]
 """
@@ -54,7 +54,7 @@ def plot(run: transformer.TransformerRun, path: Path) -> None:
 
 
 def main() -> None:
-    args = setup("transformer_sort", "A transformer encoder sorts digits", epochs=6, target="python")
+    args = setup("transformer_sort", "A transformer encoder sorts digits", epochs=6)
     start = time.perf_counter()
     run = transformer.train(n_train=N_TRAIN, epochs=args.epochs, target=args.target)
     print(f"test accuracy: {run.position_accuracy:.4f} of positions, {run.sequence_accuracy:.4f} of whole "

@@ -35,7 +35,7 @@ def plot_history(history, path) -> None:
 
 
 def main() -> None:
-    args = setup("vae_digits", "A VAE on the 8x8 digits", epochs=60, target="python")
+    args = setup("vae_digits", "A VAE on the 8x8 digits", epochs=60)
     net, history, (x_train, x_test, y_test), seconds = ae.train_vae(epochs=args.epochs, target=args.target,
                                                                     progress=True)
     epochs = len(history)

@@ -51,7 +51,7 @@ def plot(norms: dict[str, np.ndarray], path: Path) -> None:
 
 
 def main() -> None:
-    args = setup("vanishing_gradients", "Gradient norms per layer of deep MLPs", target="python")
+    args = setup("vanishing_gradients", "Gradient norms per layer of deep MLPs")
 
     variants = dict(VARIANTS)
     if not hasattr(rt, "BatchNorm"):

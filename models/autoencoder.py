@@ -51,7 +51,7 @@ def reconstruction_error(reconstructions: np.ndarray, x: np.ndarray) -> float:
 
 # --- the autoencoder -----------------------------------------------------------------------------
 
-def autoencoder(latent: int = 8, hidden: int = 64, seed: int = 0, target: str = "python") -> rt.Sequential:
+def autoencoder(latent: int = 8, hidden: int = 64, seed: int = 0, target: str = "cpu") -> rt.Sequential:
     """64 -> hidden (ReLU) -> latent (linear bottleneck) -> hidden (ReLU) -> 64 (sigmoid)."""
     layers = [rt.Dense(hidden, "relu", init="he_uniform"), rt.Dense(latent),
               rt.Dense(hidden, "relu", init="he_uniform"), rt.Dense(PIXELS, "sigmoid")]
@@ -60,7 +60,7 @@ def autoencoder(latent: int = 8, hidden: int = 64, seed: int = 0, target: str = 
 
 
 def train_autoencoder(epochs: int = 15, latent: int = 8, batch_size: int = 32, lr: float = 0.005, seed: int = 0,
-                      target: str = "python", progress: bool = False) -> tuple[rt.Sequential, rt.History, tuple, float]:
+                      target: str = "cpu", progress: bool = False) -> tuple[rt.Sequential, rt.History, tuple, float]:
     """Adam (cosine-decayed rate) on the training images, each its own target; the test images are
     the validation data. Returns the model, its history, (x_train, x_test, y_test) and the seconds
     training took (compiling included)."""
@@ -145,7 +145,7 @@ class VAE:
         return float(rec), float(kl)
 
 
-def vae(latent: int = 8, hidden: int = 64, seed: int = 0, target: str = "python") -> VAE:
+def vae(latent: int = 8, hidden: int = 64, seed: int = 0, target: str = "cpu") -> VAE:
     """Encoder 64 -> hidden (ReLU) -> (mean, logvar) of size latent; decoder latent -> hidden (ReLU) -> 64."""
     params = {"enc_W": ((PIXELS, hidden), "he_uniform"), "enc_b": ((hidden,), "zeros"),
               "mean_W": ((hidden, latent), "glorot_uniform"), "mean_b": ((latent,), "zeros"),
@@ -158,7 +158,7 @@ def vae(latent: int = 8, hidden: int = 64, seed: int = 0, target: str = "python"
 
 
 def train_vae(epochs: int = 15, latent: int = 8, batch_size: int = 32, lr: float = 0.005, seed: int = 0,
-              target: str = "python", progress: bool = False) -> tuple[VAE, rt.History, tuple, float]:
+              target: str = "cpu", progress: bool = False) -> tuple[VAE, rt.History, tuple, float]:
     """Adam (rate cosine-decayed to lr / 20) on the training images, with a fresh eps ~ N(0, I) for
     every batch, drawn here from the seeded generator and passed to the compiled gradient. The
     history records per epoch the training loss (the negative ELBO averaged over the epoch's

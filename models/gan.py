@@ -123,7 +123,7 @@ class GAN:
         return d.loss, g.loss
 
 
-def gan(hidden: int = 64, lr: float = 1e-3, seed: int = 0, target: str = "python") -> GAN:
+def gan(hidden: int = 64, lr: float = 1e-3, seed: int = 0, target: str = "cpu") -> GAN:
     """G: NOISE -> hidden -> hidden (ReLU) -> 2; D: 2 -> hidden -> hidden (leaky ReLU) -> 1 logit.
     Adam with beta1 = 0.5 for both, the usual choice for GANs (less momentum to carry a step that
     the other player has made stale)."""
@@ -164,7 +164,7 @@ def statistics(points: np.ndarray, real: np.ndarray, modes: np.ndarray, near: fl
             "energy_distance": energy_distance(points, real)}
 
 
-def train(steps: int = 1500, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, target: str = "python",
+def train(steps: int = 1500, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, target: str = "cpu",
           log_every: int = 100, snapshots: tuple[int, ...] = (),
           progress: bool = False) -> tuple[GAN, rt.History, dict[int, np.ndarray], float]:
     """Alternate discriminator and generator updates for `steps` steps, real points drawn fresh

@@ -181,9 +181,13 @@ def test_non_float_target_and_bad_arguments():
         ct.grad(uses_global_array)([1.0, 2.0, 3.0])
 
 
-def test_recursion_is_a_compile_error_naming_the_cycle():
-    with pytest.raises(ct.CompileError, match=r"recursive calls are not supported \(factorial_like -> factorial_like\)"):
-        ct.grad(factorial_like)(2.0, 3)
+def endless(x, n):
+    return endless(x * 2.0, n - 1) + 1.0
+
+
+def test_recursion_without_a_base_case_is_a_compile_error_naming_the_cycle():
+    with pytest.raises(ct.CompileError, match=r"the recursion endless -> endless never returns without calling itself"):
+        ct.grad(ct.differentiable(endless, target="python"))(2.0, 3)
 
 
 def test_first_call_check_is_bounded_in_time_but_complete_after_a_failure():

@@ -23,7 +23,7 @@ import pytest
 import cotangent as ct
 from cotangent.ir.nodes import Return, Var, Function
 from cotangent.ir.types import Type, FLOAT, INT
-from cotangent.rules.builder import Builder, NameAllocator
+from cotangent.ir.builder import Builder, NameAllocator
 from cotangent.transforms.forward import forward
 from cotangent.transforms.reverse import reverse
 from cotangent.backends.pysource import module_source

@@ -51,24 +51,6 @@ def test_slice_write_of_the_array_itself():
     """, 0.3)
 
 
-@pytest.mark.xfail(strict=True, raises=ct.CompileError,
-                   reason="writing into the result of a function with an early return is rejected "
-                          "('y is an argument or a view of another array'), though both returns are "
-                          "fresh arrays; the same value merged by if/else (no early return) is accepted")
-def test_write_into_result_of_function_with_early_return():
-    check("""
-    def g(a):
-        if a[0] > 0.0:
-            return a * 2.0
-        return a * 3.0
-
-    def f(x):
-        y = g(x)
-        y[0] = 1.0
-        return np.sum(y)
-    """, X)
-
-
 def test_simplified_copy_is_an_alias_of_an_array_written_later():
     check("""
     def f(z):
@@ -105,6 +87,21 @@ def test_constant_condition_around_early_return_on_numba():
 
 
 # --- fixed bugs -------------------------------------------------------------------------------------
+
+def test_write_into_result_of_function_with_early_return():
+    """Both returns are fresh arrays: g is compiled on its own (a unit), whose result the caller owns."""
+    check("""
+    def g(a):
+        if a[0] > 0.0:
+            return a * 2.0
+        return a * 3.0
+
+    def f(x):
+        y = g(x)
+        y[0] = 1.0
+        return np.sum(y)
+    """, X)
+
 
 @pytest.mark.parametrize("source, args", [
     ("""

@@ -284,7 +284,30 @@ def load(source: str, name: str):
         module = _exec_module(source, str(path), modname)
         _guard_numba_caches(module, directory)
     _LOADED[key] = module
+    _BY_STEM[path.stem] = module
     return module
+
+
+_BY_STEM: dict = {}      # module file stem -> module, for linked()
+
+
+class LinkError(ImportError):
+    """A generated module calls a unit whose module is missing or damaged."""
+
+
+def linked(stem: str, name: str):
+    """Function `name` of the generated module `stem` (its file name without .py), for a module
+    that calls a separately compiled unit. The module is the one loaded in this process, or read
+    from the cache directory and checked against the hash in its name (modules are named by their
+    content, so a caller names exactly the code it was generated with)."""
+    module = _BY_STEM.get(stem)
+    if module is None:
+        path = _cache_dir() / f"{stem}.py"
+        if not _MODULE_NAME.fullmatch(path.name) or not _verified(path):
+            raise LinkError(f"the generated module {path.name} is missing or damaged")
+        source = path.read_text()
+        module = load(source, stem.rsplit("_", 1)[0])
+    return getattr(module, name)
 
 
 class _SourceLoader:

@@ -9,21 +9,21 @@ from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, 
                         TapeNew, Push, Pop, walk)
 from ..ir.types import Type
 from ..rules import table
+from ..rules.table import HELPERS  # noqa: F401  (also imported from here: the support functions generated code calls)
 from ..rules.indexing import index_text
 from . import fusion
 
-HELPERS = ("unbroadcast", "mean", "amax", "amin", "prod", "prod_others", "squeeze", "index_add",
-           "diag_embed_like")
 COMMENT_COLUMN = 36
 
 
-def njit_decorator(boundscheck: bool = True, parallel: bool = False) -> str:
+def njit_decorator(boundscheck: bool = True, parallel: bool = False, cache: bool = True) -> str:
     """The decorator of every function compiled for the CPU. One numeric model on every target:
     NumPy's (error_model="numpy": 1.0 / 0.0 is inf and 0.0 / 0.0 is nan, as in the Python target,
     where Numba's default would raise ZeroDivisionError), and indices checked against the array's
     shape unless the user turned that off (ct.config.boundscheck). Both settings are printed, so
-    they are part of the source, and so of the module's name and Numba's cache of it."""
-    options = ("parallel=True, " if parallel else "") + f'cache=True, error_model="numpy", boundscheck={boundscheck}'
+    they are part of the source, and so of the module's name and Numba's cache of it. Numba cannot
+    cache recursive functions or their callers on disk (cache=False there)."""
+    options = ("parallel=True, " if parallel else "") + f'cache={cache}, error_model="numpy", boundscheck={boundscheck}'
     return f"@numba.njit({options})"
 
 
@@ -50,7 +50,7 @@ def _returned(v) -> str:
 def _type_of(fn: Function, v):
     if isinstance(v, Var):
         return fn.types[v.name]
-    from ..rules.builder import const_type
+    from ..ir.builder import const_type
     return const_type(v.value)
 
 
@@ -224,21 +224,26 @@ def function_source(fn: Function, decorator: str = "", code=statement_code) -> t
     return lines, locmap
 
 
-def module_source(functions: list, target: str, header: str, boundscheck: bool = True) -> tuple[str, dict]:
-    """A whole module: imports, then each function decorated for the target."""
+def module_source(functions: list, target: str, header: str, boundscheck: bool = True,
+                  links: list = (), cache: bool = True) -> tuple[str, dict]:
+    """A whole module: imports, the separately compiled units it calls (`links`: lines binding
+    their names, from compiler/units.py), then each function decorated for the target."""
     lines = [f"# {line}" for line in header.splitlines()]
     lines += ["import numpy as np"]
     if target == "cpu":
         lines += ["import numba", "import cotangent.backends.numba_support  # noqa: F401  (Numba versions of the helpers)"]
     bodies, locmap = [], {}
     for fn in functions:
-        decorator = njit_decorator(boundscheck) if target == "cpu" else ""
+        decorator = njit_decorator(boundscheck, cache=cache) if target == "cpu" else ""
         fl, fmap = function_source(fn, decorator)
         bodies.append((fl, fmap))
     text_so_far = "\n".join(b for fl, _ in bodies for b in fl)
     used = [h for h in HELPERS if re.search(rf"(?<![\w.]){h}\(", text_so_far)]
     if used:
         lines.append(f"from cotangent.backends.support import {', '.join(used)}")
+    if links:
+        lines += ["from cotangent.backends.loader import linked", "", "# separately compiled functions this module calls"]
+        lines += list(links)
     for fl, fmap in bodies:
         lines += ["", ""]
         offset = len(lines)

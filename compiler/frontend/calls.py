@@ -7,9 +7,10 @@ from __future__ import annotations
 import ast
 import math
 
+from ..errors import CompileError
 from ..ir.nodes import Const
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
-from ..rules.builder import Sym
+from ..ir.builder import Sym
 from . import resolve as _resolve
 from .resolve import ModuleRef, FuncRef, UserFunc, UserModule, CustomRef, Unsupported
 
@@ -68,8 +69,21 @@ def static(lw, node, what):
         v = _constant_of(lw.lookup(node.id, node))
         if v is not _NOT_CONSTANT:
             return v
+    if isinstance(node, ast.Name) and node.id in lw.env:
+        raise StaticArgumentNeeded(f"{what} must be a constant written in the source", lw.parsed.loc(node),
+                                   "write it as a literal, e.g. axis=0, or pass a literal to the function's parameter")
     lw.error(node, f"{what} must be a constant written in the source",
              hint="write it as a literal, e.g. axis=0, or pass a literal to the function's parameter")
+
+
+class StaticArgumentNeeded(CompileError):
+    """A separately compiled function uses a parameter where a constant is needed (an axis): the
+    call is inlined instead, with the constant the caller passes."""
+
+
+class ArgumentWritten(CompileError):
+    """A function writes into an argument: an error for the function being differentiated, and
+    for a called function a reason to inline the call (the caller may pass an array it owns)."""
 
 
 _NOT_CONSTANT = object()
@@ -147,9 +161,8 @@ def call(lw, e):
             lw.error(e, f"cannot call .{f.attr} on {type(base).__name__}")
     else:
         target = lw.expr(f)
-    if isinstance(target, CustomRef):
-        from ..custom import lower_call
-        return lower_call(lw, e, target.custom, user_call_args(lw, e, target.custom.pyfunc))
+    if isinstance(target, CustomRef):      # its own rules, which it lowers itself (custom.py)
+        return target.custom.lower_call(lw, e, user_call_args(lw, e, target.custom.pyfunc))
     if isinstance(target, UserFunc):
         return lw.inline(e, target, user_call_args(lw, e, target.pyfunc))
     if not isinstance(target, FuncRef):

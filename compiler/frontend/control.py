@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..ir.nodes import If, For, While, Break, SetItem, Var
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL, promote
-from ..rules.builder import Sym
+from ..ir.builder import Sym
 
 # ops whose result may share memory with their first operand: writing through it is refused
 VIEW_OPS = {"stop_gradient", "getitem", "reshape", "reshape_like", "ravel", "transpose", "expand_dims", "squeeze", "alias",
@@ -454,8 +454,9 @@ class ControlFlow:
             self.error(target, "only arrays can be written to element by element")
         if not self.owned(base):
             what = ast.unparse(target.value)
-            self.error(target, f"{what} is an argument or a view of another array, and writing to it would "
-                               "change that array too", hint=f"write to a copy: {what} = {what}.copy()")
+            raise calls.ArgumentWritten(f"{what} is an argument or a view of another array, and writing to it "
+                                        "would change that array too", self.parsed.loc(target),
+                                        hint=f"write to a copy: {what} = {what}.copy()")
         pattern, operands = calls.index_pattern(self, target.slice)
         if any(o.rank > 0 for o in operands):
             self.error(target, "writing through an integer-array index is not supported",

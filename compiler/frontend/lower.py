@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from ..errors import CompileError
 from ..ir.nodes import Function, Return, Var, SetItem
 from ..ir.types import Type, TupleType
-from ..rules.builder import Builder, NameAllocator, Sym
-from ..backends.pysource import HELPERS
+from ..ir.builder import Builder, NameAllocator, Sym
+from ..rules.table import HELPERS
 from .source import parse_function
 from .resolve import resolve, ModuleRef, FuncRef, UserFunc, UserModule, Unsupported
 from . import calls
@@ -53,6 +53,7 @@ class Lowerer(ControlFlow):
         self.undefined: dict = {}    # name -> why it is not defined here
         self.enclosing_loops = 0     # loops around the call site, for an inlined function
         self.call_stack = (parsed.pyfunc,)   # the functions being inlined, outermost first
+        self.calls = None            # (lowerer, node, pyfunc, args) -> result of a call to a unit, or None to inline
 
     # --- errors ---
     def error(self, node, message, hint=""):
@@ -276,6 +277,10 @@ class Lowerer(ControlFlow):
 
     # --- user functions, inlined ---
     def inline(self, node, user: UserFunc, args):
+        if self.calls is not None:
+            result = self.calls(self, node, user.pyfunc, args)
+            if result is not None:
+                return result
         stack = self.call_stack
         if user.pyfunc in stack:
             chain = " -> ".join(f.__name__ for f in stack + (user.pyfunc,))
@@ -290,14 +295,17 @@ class Lowerer(ControlFlow):
             if isinstance(a, Sym) and isinstance(a.value, Var):
                 self.b.pinned.add(a.value.name)     # bound to a parameter: keep its name
         return lower_inlined(self.b, user.pyfunc, args, self.depth + 1,
-                             self.enclosing_loops + len(self.loops), stack)
+                             self.enclosing_loops + len(self.loops), stack, self.calls)
 
 
-def lower_inlined(b: Builder, pyfunc, args, depth: int = 0, enclosing_loops: int = 0, call_stack: tuple = ()):
+def lower_inlined(b: Builder, pyfunc, args, depth: int = 0, enclosing_loops: int = 0, call_stack: tuple = (),
+                  calls=None):
     """Lower `pyfunc`'s body into `b`'s current block with its parameters bound to `args`; its
-    result (a Sym or a tuple). Calls and custom derivative rules are inlined this way."""
+    result (a Sym or a tuple). Calls the cost model inlines, and custom derivative rules, are
+    lowered this way; `calls` decides for the calls inside it."""
     parsed, params = _parsed_with_params(pyfunc, len(args))
     sub = Lowerer(parsed, b.names, b.types, depth)
+    sub.calls = calls
     sub.b = b
     sub.stmts = b.stmts
     sub.env = dict(zip(params, args))
@@ -346,7 +354,7 @@ _HINTS = {
     ast.ListComp: "use a NumPy array expression, or np.stack([...]) of a fixed list",
     ast.GeneratorExp: "use a NumPy reduction such as np.sum",
     ast.Lambda: "define a function with def at module level",
-    ast.FunctionDef: "define the helper at module level; cotangent inlines calls to it",
+    ast.FunctionDef: "define the helper at module level and call it",
     ast.ClassDef: "pass parameters as arrays, tuples or dicts",
     ast.Import: "import at module level",
     ast.ImportFrom: "import at module level",
@@ -376,15 +384,18 @@ def _parsed_with_params(pyfunc, n_args: int):
     return parsed, params
 
 
-def lower(pyfunc, specs) -> tuple[Function, object]:
+def lower(pyfunc, specs, calls=None) -> tuple[Function, object]:
     """IR for `pyfunc` specialized to argument specs (Types, or ('tuple'|'dict', items) trees).
-    Returns the function and the structure of its result (a Sym or a tuple of Syms)."""
+    Returns the function and the structure of its result (a Sym or a tuple of Syms). `calls`
+    decides, for each call to a user function, whether it is a call to a separately compiled unit
+    (it returns the result) or is inlined (it returns None); without it every call is inlined."""
     parsed, params = _parsed_with_params(pyfunc, len(specs))
     names = NameAllocator(_all_names(parsed.tree))
     for helper in HELPERS:          # generated code calls these: a user's `mean = ...` becomes mean_1
         names.reserve(helper)
     types: dict = {}
     lowerer = Lowerer(parsed, names, types)
+    lowerer.calls = calls
     leaves: list = []
     for p, spec in zip(params, specs):
         binding = flatten_spec(f"{p}_arg" if p in HELPERS else p, spec, leaves)

@@ -55,8 +55,6 @@ def _function_index():
                 index.setdefault(id(obj), FuncRef(modname, name))
     for name in ("abs", "min", "max", "len", "float", "int", "range", "sum", "bool", "print"):
         index[id(getattr(builtins, name))] = FuncRef("builtins", name)
-    from ..api import stop_gradient
-    index[id(stop_gradient)] = FuncRef("ct", "stop_gradient")
     return index
 
 
@@ -109,8 +107,10 @@ def classify(value, name: str):
         return value.item() if isinstance(value, np.generic) else value
     if id(value) in _INDEX:
         return _INDEX[id(value)]
-    from ..custom import CustomDerivative
-    if isinstance(value, CustomDerivative):
+    primitive = getattr(value, "__cotangent_primitive__", None)    # ct.stop_gradient
+    if isinstance(primitive, str):
+        return FuncRef("ct", primitive)
+    if getattr(value, "__cotangent_custom__", False):            # a ct.custom_derivative
         return CustomRef(value)
     inner = getattr(value, "__cotangent_function__", None)
     if inner is not None:

@@ -43,6 +43,20 @@ class TupleType:
     rank = -1
 
 
+@dataclass(frozen=True)
+class TapeType:
+    """A tape (a list used as a stack) that a unit's forward sweep hands to its adjoint sweep."""
+    holds: str = ""
+
+    def __str__(self) -> str:
+        return "tape"
+
+    kind = None
+    is_float = False
+    is_array = False
+    rank = -1
+
+
 def scalar(kind: str) -> Type:
     return Type(kind, 0)
 

@@ -1,5 +1,5 @@
 """The rule table: importing this package declares every primitive once."""
-from . import table, elementwise, select, reductions, linalg, shapes, indexing, constructors  # noqa: F401
+from . import table, elementwise, select, reductions, linalg, shapes, indexing, constructors, unitcall  # noqa: F401
 from .table import PRIMITIVES, Primitive, TypeRuleError
 from .derive import printed
 

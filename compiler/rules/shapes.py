@@ -127,7 +127,14 @@ def _tuple_getitem_type(types, params):
     return t.elts[i]
 
 
-prim("tuple_getitem", _tuple_getitem_type, "{0}[{i}]", differentiable=False)
+def _tuple_getitem_jvp(b, out, args, tangents, p):
+    # the tangent of a tuple (the result of a call to a unit) is the tuple of its items' tangents
+    return None if tangents[0] is None else b.op("tuple_getitem", tangents[0], i=p["i"])
+
+
+prim("tuple_getitem", _tuple_getitem_type, "{0}[{i}]", jvp=_tuple_getitem_jvp,
+     vjp=lambda b, g, out, args, active, p: [None],
+     doc="an item of a tuple: a size from x.shape (no derivative), or a result of a call to a unit")
 
 
 prim("stop_gradient", lambda types, p: types[0], "{0}", differentiable=False,

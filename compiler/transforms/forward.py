@@ -11,11 +11,17 @@ import copy
 
 from ..ir.nodes import (Assign, SetItem, Return, If, For, While, TapeNew, Push, Pop, Var,
                         Const, Function, walk)
-from ..ir.types import FLOAT
+from ..ir.types import FLOAT, TupleType
 from ..rules import table
-from ..rules.builder import Builder
+from ..ir.builder import Builder
 from .activity import varied
 from .cleanup import eliminate_dead_code, coalesce_aliases
+
+
+def _all_float(ty) -> bool:
+    if isinstance(ty, TupleType):
+        return all(_all_float(t) for t in ty.elts)
+    return ty.kind == FLOAT
 
 
 class _Forward:
@@ -36,7 +42,22 @@ class _Forward:
 
     def has_tangent(self, name) -> bool:
         ty = self.types.get(name)
-        return name in self.live and (ty is None or ty.kind == FLOAT)
+        return name in self.live and (ty is None or _all_float(ty))
+
+    def call(self, s: Assign):
+        """A call to a unit becomes one call to its JVP unit, which returns (value, tangent)."""
+        b = self.b
+        tans = [self.tangent_of(a) for a in s.args]
+        mask = tuple(t is not None for t in tans)
+        if not any(mask):
+            b.stmts.append(s)
+            b.name(self.zeros_like(Var(s.target)), self.dot(s.target))
+            return
+        result = s.param("result")
+        pair = b.op("call", *[b.sym(a) for a in s.args], *[t for t in tans if t is not None],
+                    unit=s.param("unit").jvp(mask), result=TupleType((result, result)))
+        b.op("tuple_getitem", pair, i=0, target=s.target)
+        b.op("tuple_getitem", pair, i=1, target=self.dot(s.target))
 
     def tangent_of(self, v):
         if isinstance(v, Var) and self.has_tangent(v.name):
@@ -60,7 +81,9 @@ class _Forward:
     def stmt(self, s):
         b = self.b
         b.loc = s.loc
-        if isinstance(s, Assign):
+        if isinstance(s, Assign) and s.op == "call" and self.has_tangent(s.target):
+            self.call(s)
+        elif isinstance(s, Assign):
             b.stmts.append(s)
             if not self.has_tangent(s.target):
                 return

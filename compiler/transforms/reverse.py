@@ -18,7 +18,7 @@ from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, TapeNew,
                         Const, Function, walk, operands, blocks)
 from ..ir.types import Type, FLOAT, INT
 from ..rules import table
-from ..rules.builder import Builder, Sym
+from ..ir.builder import Builder, Sym
 from .activity import active as active_names
 from .cleanup import eliminate_dead_code, coalesce_aliases, share_equal_values
 
@@ -32,7 +32,7 @@ RECOMPUTE_OPS = {"getitem", "add", "sub", "mul", "neg", "truediv", "floordiv", "
                  "minimum", "shape", "tuple_getitem", "dim", "size", "alias", "float", "int", "bool", "lt",
                  "le", "gt", "ge", "eq", "ne", "not", "logical_and", "logical_or", "logical_not", "trip_count"}
 VIEW_OPS = {"stop_gradient", "getitem", "reshape", "reshape_like", "ravel", "transpose", "expand_dims", "squeeze", "alias",
-            "diag", "flip"}
+            "diag", "flip", "call_value"}
 
 
 def fit_to_operand(b: Builder, prim, c: Sym, arg: Sym, n_array_args: int) -> Sym:

@@ -55,8 +55,8 @@ from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue
                         Loc, walk)
 from ..ir.types import Type, FLOAT, INT, BOOL
 from ..rules import derive, table
-from ..rules.builder import NameAllocator
-from ..backends.pysource import HELPERS
+from ..ir.builder import NameAllocator
+from ..rules.table import HELPERS
 from ..rules.elementwise import DEFINITIONS
 from ..rules import formula as _formula  # noqa: F401  (declares the formula primitive)
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir.nodes import Assign, SetItem, Const, Var, Loc
-from ..ir.types import Type, FLOAT, INT, BOOL, promote
+from .nodes import Assign, SetItem, Const, Var, Loc
+from .types import Type, FLOAT, INT, BOOL, promote
 from ..errors import CompileError
-from . import table
+from . import primitives as table
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,562 @@
+"""Compilation units: each user function reached by a call is compiled once per (function,
+parameter types, transformation) into a generated function of its own, called from every site.
+
+A `Linker` owns the units of one compilation. The frontend asks it, at every call to a user
+function, whether to inline the call (the cost model: small scalar functions, and functions that
+write into their arguments or need a constant argument) or to emit a call to a unit; it lowers
+each unit once. The transformed units are made from the lowered IR on demand: a call's adjoint
+calls the callee's VJP unit (reverse mode of its IR), its tangent the callee's JVP unit (forward
+mode), and a Hessian's forward-over-reverse code the JVP of a VJP unit. Finally the linker prints
+the units as modules, one per group of mutually recursive units, callees before their callers,
+and loads them; a module names the modules it calls by their content hash, so it is cached on
+disk like any generated module and a warm process loads it as it is.
+
+Recursion: a unit that calls itself (directly or through others) is lowered with a guess for its
+own result type (a float number, then the types of its float parameters), kept when lowering
+confirms it; a recursion with no path that returns without recursing is a CompileError naming the
+cycle."""
+from __future__ import annotations
+
+import ast
+import copy
+
+from .errors import CompileError
+from .config import VERSION
+from .ir.nodes import Assign, SetItem, Return, Var, TapeNew, Function, walk, blocks, operands
+from .ir.types import Type, TupleType, TapeType, FLOAT, INT, BOOL
+from .ir.unit import UnitKey, transformed_result
+from .ir.builder import Sym, Builder
+from .frontend.lower import lower
+from .frontend.calls import StaticArgumentNeeded, ArgumentWritten
+from .frontend.source import parse_function
+from .transforms.reverse import reverse, _view_groups
+from .transforms.forward import forward
+from .transforms.tapes import group_tapes
+from .transforms.cleanup import eliminate_dead_code
+from .backends.pysource import module_source
+from .backends import loader
+from .fingerprint import compiler_digest
+
+MAX_UNIT_DEPTH = 40          # units being lowered inside one another (a chain of calls)
+INLINE_STATEMENTS = 6        # scalar functions of at most this many statements, without loops, are inlined
+
+# generated module file -> {line: source location}, for locating an error inside a unit
+LOCMAPS: dict = {}
+_RESULT_TYPE = " result"        # a forward sweep's result type, kept in its types (not a name)
+
+
+class _NeedResult(Exception):
+    """Lowering reached a recursive call before the unit's result type is known."""
+
+    def __init__(self, key):
+        super().__init__(key.describe())
+        self.key = key
+
+
+class Linker:
+    """The units of one compilation: the inlining decision at each call, the IR of every unit,
+    and the loaded modules they are printed into."""
+
+    def __init__(self):
+        self.units: dict = {}        # UnitKey -> Function (the IR, before tape grouping)
+        self.results: dict = {}      # primal UnitKey -> its result Type
+        self.lowering: list = []     # primal keys being lowered, outermost first
+        self.guesses: dict = {}      # primal key -> the result type assumed while lowering it
+        self.cycles: dict = {}       # primal key -> the keys of a recursion it heads
+        self.modules: dict = {}      # (frozenset of keys, target, boundscheck) -> {key: (module, function name)}
+        self.sources: dict = {}      # (target, boundscheck) -> [(description, source)] of the modules printed
+
+    # --- the frontend's question at each call ---------------------------------------------------
+    def __call__(self, lw, node, pyfunc, args):
+        if not all(isinstance(a, Sym) and isinstance(a.type, Type) and a.type.kind is not None
+                   and not (a.is_const and a.const_value() is None) for a in args):
+            return None                       # tuples, dicts and None are bound at the call
+        recursive = any(k.func is pyfunc for k in self.lowering) or pyfunc in lw.call_stack \
+            or _calls_itself(pyfunc)
+        if not recursive and _small_scalar(pyfunc, args):
+            return None
+        key = UnitKey(pyfunc, tuple(a.type for a in args))
+        result = self._primal(key, lw, node)
+        if result is None:
+            return None
+        return lw.b.op("call", *args, unit=key, result=result)
+
+    def _primal(self, key, lw, node):
+        if key in self.results:
+            return self.results[key]
+        if key in self.lowering:
+            where = self.lowering.index(key)
+            self.cycles.setdefault(key, set()).update(self.lowering[where:])
+            if key in self.guesses:
+                return self.guesses[key]
+            raise _NeedResult(key)
+        if len(self.lowering) >= MAX_UNIT_DEPTH:
+            chain = " -> ".join(k.describe() for k in self.lowering[-4:] + [key])
+            lw.error(node, f"calls are nested more than {MAX_UNIT_DEPTH} deep (... -> {chain})",
+                     hint="a recursive function whose argument types change on every call never reaches "
+                          "a base case; keep the types the same (index with a parameter instead)")
+        self.lowering.append(key)
+        try:
+            fn, result = self._lower(key)
+        except (StaticArgumentNeeded, ArgumentWritten):
+            if key in self.cycles:
+                raise
+            return None                       # inlined: the caller passes the constant
+        finally:
+            self.lowering.pop()
+        recursive = key in self.cycles or any(key in c for c in self.cycles.values())
+        plain = isinstance(result, Sym) and isinstance(result.type, Type) and result.type.kind == FLOAT
+        if recursive and plain and not _writes_arguments(fn) and _returns_a_view_of_an_argument(fn):
+            _return_a_copy(fn)       # `return x` in a base case: the caller gets an array of its own
+        elif not plain or _writes_arguments(fn) or _returns_a_view_of_an_argument(fn):
+            if recursive:
+                what = "return one float number or array" if not plain else "not write into its arguments"
+                lw.error(node, f"the recursive function {key.func.__name__}() must {what}")
+            return None
+        if key in self.cycles:
+            _check_base_case(fn, self.cycles[key], key)
+        self.units[key] = fn
+        self.results[key] = result.type
+        return result.type
+
+    def _lower(self, key):
+        specs = list(key.specs)
+        try:
+            return lower(key.func, specs, calls=self)
+        except _NeedResult as e:
+            if e.key != key:
+                raise
+        first_error = None
+        for guess in _guesses(key):
+            self.guesses[key] = guess
+            try:
+                fn, result = lower(key.func, specs, calls=self)
+            except CompileError as e:
+                first_error = first_error or e
+                continue
+            finally:
+                self.guesses.pop(key, None)
+            if isinstance(result, Sym) and result.type == guess:
+                return fn, result
+        if first_error is not None and not isinstance(first_error, (StaticArgumentNeeded, ArgumentWritten)):
+            raise first_error
+        parsed = parse_function(key.func)
+        raise CompileError(f"cannot tell what the recursive function {key.func.__name__}() returns",
+                           parsed.loc(parsed.tree),
+                           hint="a recursive function must return one float number, or a float array of "
+                                "the type of one of its arguments")
+
+    # --- the IR of every unit ---------------------------------------------------------------------
+    def result_of(self, key) -> object:
+        if not key.chain:
+            return self.results[key]
+        if key.chain[-1][0] == "fwd":
+            fn = self.ir(key)
+            return fn.types[_RESULT_TYPE]
+        return transformed_result(key, self.result_of)
+
+    def recursive(self, key) -> bool:
+        return any(key in c for c in self.cycles.values())
+
+    def split_calls(self, fn, outputs, wrt) -> None:
+        """Reverse mode with residuals: each active call to a unit that is not recursive becomes
+        `res = f_fwd(args)` (the value and what f's adjoint needs) and `y = res[0]`, whose adjoint
+        calls f_bwd(args, res, y_bar). Without this, the adjoint calls f's VJP unit, which runs
+        f's forward computation again (as it must for recursive units, and under a Hessian)."""
+        from .transforms.activity import active
+        out = outputs[0]
+        act = active(fn.body[:-1], wrt, [out.name] if isinstance(out, Var) else [], fn.types)
+        self._split_block(fn, fn.body, act)
+
+    def _split_block(self, fn, stmts, act) -> None:
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            for blk in blocks(s):
+                self._split_block(fn, blk, act)
+            if isinstance(s, Assign) and s.op == "call" and s.target in act and not s.param("unit").chain \
+                    and not self.recursive(s.param("unit")):
+                key = s.param("unit")
+                mask = tuple(isinstance(a, Var) and a.name in act and fn.types[a.name].kind == FLOAT for a in s.args)
+                if any(mask) and self.ir(key.fwd(mask)) is not None:
+                    res = fn.names.fresh(f"{s.target}_res", temp=False)
+                    fn.types[res] = self.result_of(key.fwd(mask))
+                    grads = transformed_result(key.bwd(mask), self.result_of)
+                    stmts[i:i + 1] = [
+                        Assign(res, "call", s.args, (("result", fn.types[res]), ("unit", key.fwd(mask))), s.loc, s.role),
+                        Assign(s.target, "call_value", (Var(res),) + tuple(s.args),
+                               (("grads", grads), ("result", s.param("result")), ("unit", key.bwd(mask))), s.loc, s.role)]
+                    i += 1
+            i += 1
+
+    def ir(self, key):
+        if key in self.units:
+            return self.units[key]
+        kind, mask = key.chain[-1]
+        if kind in ("fwd", "bwd"):
+            fwd, bwd = self._split(key.parent, mask)
+            self.units[key.parent.fwd(mask)], self.units[key.parent.bwd(mask)] = fwd, bwd
+            return self.units[key]
+        parent = copy.deepcopy(self.ir(key.parent))     # the transforms rename statements in place
+        kind, mask = key.chain[-1]
+        wrt = [p for p, m in zip(parent.params, mask) if m]
+        values = _returned(parent.body[-1].values)
+        if kind == "vjp":
+            fn = reverse(parent, values, wrt, seed="param", suffix="vjp")
+            ret = fn.body[-1]
+            fn.body[-1] = Return(tuple(ret.values[1]), ret.loc, role=ret.role)
+            fn = eliminate_dead_code(fn)
+        else:
+            fn = forward(parent, values, wrt, suffix="jvp")
+        fn.doc = f"Unit: {key.describe()}."
+        self.units[key] = fn
+        return fn
+
+    def _split(self, pkey, mask):
+        """The forward and adjoint sweeps of pkey's VJP as two functions; (None, None) when the
+        adjoint needs nothing of the forward computation but the arguments (then the VJP unit
+        costs no more)."""
+        parent = copy.deepcopy(self.ir(pkey))
+        wrt = [p for p, m in zip(parent.params, mask) if m]
+        values = _returned(parent.body[-1].values)
+        self.split_calls(parent, values, wrt)
+        fn = group_tapes(reverse(parent, values, wrt, seed="param", suffix="vjp"))
+        body, ret = fn.body[:-1], fn.body[-1]
+        k = next((i for i, st in enumerate(body) if st.role == "adjoint"), len(body))
+        fwd_body, bwd_body = body[:k], body[k:]
+        defined = []
+        for st in walk(fwd_body):
+            for name in (getattr(st, "target", None) if not isinstance(st, SetItem) else None,
+                         getattr(st, "tape", None) if isinstance(st, TapeNew) else None,
+                         getattr(st, "counter", None)):
+                if isinstance(name, str) and name not in defined:
+                    defined.append(name)
+        read = _reads(bwd_body) | {v.name for v in _returned(ret.values[1]) if isinstance(v, Var)}
+        out_bar = fn.params[-1]
+        assigned = _assigned(bwd_body)
+        top = _assigned(fwd_body, nested=False)
+        # read by the adjoint sweep before it assigns them (a value popped off a tape is not)
+        residuals = [n for n in defined if n in read and n not in parent.params and n != out_bar
+                     and (n not in assigned or n in top)]
+        if not residuals:
+            return None, None
+        types = fn.types
+        # a value made in one branch only: the other branch returns a placeholder of its type
+        # (the adjoint sweep reads it in the mirrored branch only)
+        b = Builder(types, fn.names, loc=ret.loc, role="primal")
+        for n in residuals:
+            ty = types.get(n)
+            if n not in top and isinstance(ty, Type):
+                if ty.rank:
+                    b.op("empty", *[b.const(0)] * ty.rank, dtype=ty.kind, target=n)
+                else:
+                    b.op("alias", b.const({FLOAT: 0.0, INT: 0, BOOL: False}[ty.kind]), target=n)
+        fwd_body = b.stmts + fwd_body
+        for st in walk(fwd_body):
+            if isinstance(st, TapeNew):
+                types[st.tape] = TapeType(st.holds)
+        value = ret.values[0]
+        value = value[0] if isinstance(value, tuple) else value
+        res_type = TupleType((types[value.name] if isinstance(value, Var) else Type(FLOAT, 0),)
+                             + tuple(types[n] for n in residuals))
+        names = fn.names
+        fwd = Function(f"{parent.name}_fwd", list(parent.params),
+                       fwd_body + [Return((value,) + tuple(Var(n) for n in residuals), ret.loc)],
+                       parent.filename, dict(types))
+        fwd.names = names
+        fwd = eliminate_dead_code(fwd)
+        fwd.types[_RESULT_TYPE] = res_type
+        res = names.fresh("residuals", temp=False)
+        types = dict(types)
+        types[res] = res_type
+        unpack = [Assign(n, "tuple_getitem", (Var(res),), (("i", j + 1),), None, "primal")
+                  for j, n in enumerate(residuals)]
+        bwd = Function(f"{parent.name}_bwd", list(parent.params) + [res, out_bar],
+                       unpack + bwd_body + [Return(tuple(ret.values[1]), ret.loc, role="adjoint")],
+                       parent.filename, types)
+        bwd.names = names
+        return fwd, eliminate_dead_code(bwd)
+
+    # --- printing and loading ---------------------------------------------------------------------
+    def link(self, functions: list, target: str, boundscheck: bool = True) -> list:
+        """Print and load every unit the functions call (for a target), name each call's callee,
+        and return the lines that bind those names in the functions' own module."""
+        roots = _called(functions)
+        if not roots:
+            return []
+        for scc in self._components(roots):
+            self._module(scc, target, boundscheck)
+        return self._bind(functions, {}, target, boundscheck)
+
+    def reaches_recursion(self, functions) -> bool:
+        """Whether these functions call a recursive unit, directly or not (Numba cannot cache
+        such code on disk)."""
+        seen, todo = set(), list(_called(functions))
+        while todo:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            if self.recursive(key if not key.chain else UnitKey(key.func, key.specs)):
+                return True
+            fn = self.ir(key)
+            if fn is not None:
+                todo.extend(_called([fn]))
+        return False
+
+    def unit_sources(self, target: str, boundscheck: bool = True) -> list:
+        """(description, source) of each unit module printed for the target, callees first."""
+        return list(self.sources.get((target, boundscheck), []))
+
+    def _components(self, roots) -> list:
+        """Strongly connected components of the call graph reachable from roots, callees first
+        (Tarjan's algorithm, iterated over a sorted order so the result is deterministic)."""
+        index, low, stack, on, out = {}, {}, [], set(), []
+        counter = [0]
+
+        def visit(v):
+            work = [(v, iter(sorted(_called([self.ir(v)]), key=_order)))]
+            index[v] = low[v] = counter[0]
+            counter[0] += 1
+            stack.append(v)
+            on.add(v)
+            while work:
+                node, children = work[-1]
+                advanced = False
+                for w in children:
+                    if w not in index:
+                        index[w] = low[w] = counter[0]
+                        counter[0] += 1
+                        stack.append(w)
+                        on.add(w)
+                        work.append((w, iter(sorted(_called([self.ir(w)]), key=_order))))
+                        advanced = True
+                        break
+                    if w in on:
+                        low[node] = min(low[node], index[w])
+                if advanced:
+                    continue
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.append(w)
+                        if w == node:
+                            break
+                    out.append(frozenset(comp))
+
+        for r in sorted(roots, key=_order):
+            if r not in index:
+                visit(r)
+        return out
+
+    def _module(self, scc, target, boundscheck):
+        slot = (scc, target, boundscheck)
+        if slot in self.modules:
+            return self.modules[slot]
+        keys = sorted(scc, key=_order)
+        functions, local, taken = [], {}, set()
+        for k in keys:
+            fn = copy.deepcopy(self.ir(k))
+            if k.chain and k.chain[-1][0] == "vjp":
+                fn = group_tapes(fn)
+            fn.types.pop(_RESULT_TYPE, None)
+            fn.name = _fresh(k.name, taken)
+            fn.doc = f"Unit: {_describe(k)}."
+            local[k] = fn.name
+            functions.append(fn)
+        links = self._bind(functions, local, target, boundscheck)
+        header = (f"Generated by cotangent {VERSION} (compiler {compiler_digest()}): "
+                  f"{'; '.join(_describe(k) for k in keys)}.\n"
+                  f"A compilation unit: compiled once per signature, called from every call site.")
+        src, locmap = module_source(functions, target, header, boundscheck, links,
+                                    cache=not self.reaches_recursion(functions))
+        module = loader.load(src, functions[0].name)
+        LOCMAPS[module.__file__] = locmap
+        stem = module.__file__.rsplit("/", 1)[-1][:-3]
+        entry = {k: (stem, local[k]) for k in keys}
+        self.modules[slot] = entry
+        described = "; ".join(_describe(k) for k in keys)
+        if (described, src) not in self.sources.get((target, boundscheck), []):
+            self.sources.setdefault((target, boundscheck), []).append((described, src))
+        return entry
+
+    def _bind(self, functions, local: dict, target, boundscheck) -> list:
+        """Set the callee name of each call in `functions`: the function itself when it is in the
+        same module (`local`), else a name bound by a `linked(...)` line, returned."""
+        taken = {fn.name for fn in functions} | {n for fn in functions for n in _names_in(fn)}
+        aliases, lines = {}, []
+        for fn in functions:
+            for s in walk(fn.body):
+                if not (isinstance(s, Assign) and s.op == "call"):
+                    continue
+                key = s.param("unit")
+                if key in local:
+                    name = local[key]
+                else:
+                    where = self._where(key, target, boundscheck)
+                    if where not in aliases:       # equal code (forward sweeps) is one module
+                        stem, fname = where
+                        aliases[where] = _fresh(fname, taken)
+                        lines.append(f'{aliases[where]} = linked("{stem}", "{fname}")')
+                    name = aliases[where]
+                s.params = tuple(sorted({**dict(s.params), "callee": name}.items()))
+        return lines
+
+    def _where(self, key, target, boundscheck):
+        for (scc, t, bc), entry in self.modules.items():
+            if t == target and bc == boundscheck and key in entry:
+                return entry[key]
+        for scc in self._components([key]):
+            self._module(scc, target, boundscheck)
+        return self._where(key, target, boundscheck)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _describe(key) -> str:
+    return key.describe(last_mask=key.chain[-1][0] != "fwd") if key.chain else key.describe()
+
+
+def _order(key) -> str:
+    return f"{key.describe()} {key.chain!r} {getattr(key.func, '__module__', '')}"
+
+
+def _fresh(base: str, taken: set) -> str:
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def _names_in(fn) -> set:
+    names = set(fn.params) | set(fn.types)
+    for s in walk(fn.body):
+        t = getattr(s, "target", None) or getattr(s, "tape", None)
+        if isinstance(t, str):
+            names.add(t)
+    return names
+
+
+def _assigned(stmts, nested: bool = True) -> set:
+    out = set()
+    for st in (walk(stmts) if nested else stmts):
+        for name in (getattr(st, "target", None) if not isinstance(st, SetItem) else None,
+                     getattr(st, "counter", None), getattr(st, "var", None),
+                     st.tape if isinstance(st, TapeNew) else None):
+            if isinstance(name, str):
+                out.add(name)
+    return out
+
+
+def _reads(stmts) -> set:
+    out = set()
+    for st in walk(stmts):
+        out.update(v.name for v in operands(st) if isinstance(v, Var))
+        if isinstance(st, SetItem):
+            out.add(st.target)
+        t = getattr(st, "tape", None)
+        if isinstance(t, str) and not isinstance(st, TapeNew):
+            out.add(t)
+        if hasattr(st, "cond_body"):
+            out.update(v.name for s2 in walk(st.cond_body) for v in operands(s2) if isinstance(v, Var))
+    return out
+
+
+def _called(functions) -> set:
+    return {s.param("unit") for fn in functions for s in walk(fn.body)
+            if isinstance(s, Assign) and s.op == "call"}
+
+
+def _returned(values) -> tuple:
+    """The values of a Return, flat."""
+    out = []
+    for v in values:
+        out.extend(_returned(v) if isinstance(v, tuple) else [v])
+    return tuple(out)
+
+
+def _guesses(key) -> list:
+    out = [Type(FLOAT, 0)]
+    for t in key.specs:
+        ft = Type(FLOAT, t.rank)
+        if ft not in out:
+            out.append(ft)
+    return out
+
+
+def _calls_itself(pyfunc) -> bool:
+    """Whether the function's source calls a function of its own name (a recursion)."""
+    try:
+        tree = parse_function(pyfunc).tree
+    except CompileError:
+        return False
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == pyfunc.__name__
+               for n in ast.walk(tree))
+
+
+def _small_scalar(pyfunc, args) -> bool:
+    """The cost model's inlining test: numbers in, and a short body without loops (a call costs
+    more than such a body, and inlining lets its arithmetic fold into the caller's)."""
+    if any(a.rank for a in args):
+        return False
+    try:
+        tree = parse_function(pyfunc).tree
+    except CompileError:
+        return True
+    stmts = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and n is not tree]
+    return len(stmts) <= INLINE_STATEMENTS and not any(isinstance(n, (ast.For, ast.While)) for n in stmts)
+
+
+def _writes_arguments(fn) -> bool:
+    """Whether the function writes into an argument (or a view of one): such a call is inlined,
+    so the caller's reverse sweep sees the write."""
+    groups = _view_groups(fn.body, fn.types)
+    params = set(fn.params)
+    return any(isinstance(s, SetItem) and groups.get(s.target, {s.target}) & params for s in walk(fn.body))
+
+
+def _returns_a_view_of_an_argument(fn) -> bool:
+    """Whether the returned array may share memory with an argument (`return a`, `return a.T`):
+    such a call is inlined, so the caller knows that writing into the result writes into the
+    argument."""
+    groups = _view_groups(fn.body, fn.types)
+    params = set(fn.params)
+    return any(isinstance(v, Var) and (v.name in params or groups.get(v.name, set()) & params)
+               and getattr(fn.types.get(v.name), "rank", 0) for v in _returned(fn.body[-1].values))
+
+
+def _return_a_copy(fn) -> None:
+    ret = fn.body[-1]
+    (value,) = _returned(ret.values)
+    copy_name = fn.names.fresh(f"{value.name}_copy", temp=False)
+    fn.types[copy_name] = fn.types[value.name]
+    fn.body[-1:] = [Assign(copy_name, "copy", (value,), (), ret.loc, "primal"),
+                    Return((Var(copy_name),), ret.loc, role=ret.role)]
+
+
+def _check_base_case(fn, cycle: set, key) -> None:
+    """A recursion must have a path that returns without recursing: the returned value must not
+    depend on a call into the cycle on every path."""
+    clean = set(fn.params)
+    stmts = [s for s in walk(fn.body) if isinstance(s, Assign)]
+    changed = True
+    while changed:
+        changed = False
+        for s in stmts:
+            if s.target in clean or (s.op == "call" and s.param("unit") in cycle):
+                continue
+            if all(not isinstance(a, Var) or a.name in clean for a in s.args):
+                clean.add(s.target)
+                changed = True
+    ret = fn.body[-1]
+    values = _returned(ret.values)
+    if all(isinstance(v, Var) and v.name not in clean for v in values):
+        names = " -> ".join(sorted({k.func.__name__ for k in cycle})) + f" -> {key.func.__name__}"
+        raise CompileError(f"the recursion {names} never returns without calling itself again",
+                           ret.loc, hint="add a base case: a branch that returns without a recursive call")
