@@ -46,11 +46,18 @@ MODELS = {
               "inputs = (nodes, adj, mask); y = np.eye(2)[labels]"),
     "autoencoder": ("from cotangent.models import autoencoder; model = autoencoder.autoencoder(target=target)",
                     "from cotangent.models import autoencoder; x = autoencoder.digit_vectors()[0]; inputs, y = x, x"),
+    "vae": ("from cotangent.models import autoencoder; model = autoencoder.vae(target=target).model",
+            "from cotangent.models import autoencoder; x = autoencoder.digit_vectors()[0]; "
+            "eps = np.random.default_rng(0).standard_normal((len(x), 8)); inputs, y = (x, eps), x"),
+    "gan": ("from cotangent.models import gan; model = gan.gan(target=target).discriminator",
+            "x = np.random.default_rng(0).standard_normal((512, 2)); y = (np.arange(512) % 2)[:, None] * 1.0; "
+            "inputs = x"),
     "deepsets": ("from cotangent.models import deepsets; model = deepsets.build_model(target=target)",
                  "from cotangent.models import deepsets; x, m, y = deepsets.max_data(512); inputs = (x, m)"),
 }
 
 CHILD = """
+import time
 started = time.perf_counter()
 import numpy as np
 import cotangent as ct

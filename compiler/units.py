@@ -106,12 +106,12 @@ class Linker:
             self.lowering.pop()
         recursive = key in self.cycles or any(key in c for c in self.cycles.values())
         plain = isinstance(result, Sym) and isinstance(result.type, Type) and result.type.kind == FLOAT
-        if recursive and plain and not _writes_arguments(fn) and _returns_a_view_of_an_argument(fn):
+        # (writing into an argument was refused while lowering: ArgumentWritten, inlined above)
+        if recursive and plain and _returns_a_view_of_an_argument(fn):
             _return_a_copy(fn)       # `return x` in a base case: the caller gets an array of its own
-        elif not plain or _writes_arguments(fn) or _returns_a_view_of_an_argument(fn):
+        elif not plain or _returns_a_view_of_an_argument(fn):
             if recursive:
-                what = "return one float number or array" if not plain else "not write into its arguments"
-                lw.error(node, f"the recursive function {key.func.__name__}() must {what}")
+                lw.error(node, f"the recursive function {key.func.__name__}() must return one float number or array")
             return None
         if key in self.cycles:
             _check_base_case(fn, self.cycles[key], key)
@@ -129,15 +129,21 @@ class Linker:
         first_error = None
         for guess in _guesses(key):
             self.guesses[key] = guess
+            before = set(self.results)
             try:
                 fn, result = lower(key.func, specs, calls=self)
             except CompileError as e:
                 first_error = first_error or e
-                continue
+                result = None
             finally:
                 self.guesses.pop(key, None)
             if isinstance(result, Sym) and result.type == guess:
                 return fn, result
+            # units lowered under a wrong guess (the other functions of a mutual recursion) typed
+            # their calls with it: forget them, so the next guess lowers them again
+            for k in set(self.results) - before:
+                self.results.pop(k, None)
+                self.units.pop(k, None)
         if first_error is not None and not isinstance(first_error, (StaticArgumentNeeded, ArgumentWritten)):
             raise first_error
         parsed = parse_function(key.func)
@@ -511,14 +517,6 @@ def _small_scalar(pyfunc, args) -> bool:
         return True
     stmts = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and n is not tree]
     return len(stmts) <= INLINE_STATEMENTS and not any(isinstance(n, (ast.For, ast.While)) for n in stmts)
-
-
-def _writes_arguments(fn) -> bool:
-    """Whether the function writes into an argument (or a view of one): such a call is inlined,
-    so the caller's reverse sweep sees the write."""
-    groups = _view_groups(fn.body, fn.types)
-    params = set(fn.params)
-    return any(isinstance(s, SetItem) and groups.get(s.target, {s.target}) & params for s in walk(fn.body))
 
 
 def _returns_a_view_of_an_argument(fn) -> bool:

@@ -1,7 +1,7 @@
 """Random, well-typed, differentiable Python/NumPy programs, for property-based tests of the compiler.
 
-A program is a module's source text: an optional helper `g`, the function `f` to differentiate,
-and `args()`, which returns the arguments `f` is checked at (float arrays of small shapes, floats,
+A program is a module's source text: optional helpers (`g`, and a recursive `h`, with `h2` for a
+mutual recursion), the function `f` to differentiate, and `args()`, which returns the arguments `f` is checked at (float arrays of small shapes, floats,
 and sometimes an integer `n` used for trip counts). `f` always returns a scalar float. Printed, a
 program is a complete regression test: `f(*args())` reproduces the failure.
 
@@ -20,6 +20,29 @@ depends on the data (a counter and a data condition, or an accumulator running u
 element and slice writes (`y[i] = ...`, `y[i, j] += ...`, `y[a:b] = ...`) into arrays the
 function created (`np.zeros`, `np.ones`, `np.empty` filled by a loop, `x.copy()`, or any fresh
 result), augmented assignment, and values overwritten in loops.
+
+With "recursive_helper", a program has a recursive helper `h` (compiled as a unit of its own, never
+inlined), called from `f` (at least once outside any block, and wherever expressions are made: in
+loops, branches, conditions, arguments of other calls, `h(h(...), 2)`) and from `g`. It is one of
+
+* a recursion on a depth: `def h(p, k)`, with p a number or an array of an argument's shape and a
+  result that is a number or of p's shape; a few generated statements (branches, loops, early
+  returns, writes into its own arrays), then the base case `if k <= 0: return ...` and the
+  recursive case `return <term> + c * h(<bounded map of p>, k - 1)` (or k - 2, or two recursive
+  calls, or split by a branch on the data), in either order; sometimes a mutual recursion
+  h -> h2 -> h. Callers pass a depth of at most 4: a literal, or an integer name (a loop index,
+  n, a length) all of whose values are that small, so one unit runs at several depths;
+* divide and conquer on an index range: `def h(q, lo, hi)`, `if hi - lo <= 1: return <bounded
+  map of q[lo]>`, `mid = (lo + hi) // 2`, and a bounded combination (`a + np.tanh(b)`,
+  `a * 0.5 + b`, `np.maximum(a, b)`, ...) of `h(q, lo, mid)` and `h(q, mid, hi)`; callers pass a
+  vector of fixed length L and `0, len(x)`, or any range inside it (bounds from loop indices too);
+* divide and conquer on halves: `def h(q)`, `if len(q) <= 1: return ...`, and a combination of
+  `h(q[:mid])` and `h(q[mid:])`; callers pass vectors of any length (a new length at every depth).
+
+The recursion always ends, on integer comparisons, whatever its integer arguments (`k <= 0`,
+`hi - lo <= 1`, `len(q) <= 1`; `hi - lo == 1` and `len(q) == 1` only without the edge cases,
+whose integer arguments may be anything). A recursive helper returns a new float number or array
+(never an argument or a view of one) and never writes into its arguments.
 
 Each construct is a named feature (FEATURES below); a generator is given the set it may use, so
 constructs the compiler does not support yet stay in the generator behind a flag. Constructs that
@@ -63,7 +86,13 @@ same run checks the generator itself: every name must hold a value of the shape 
 with, and `f` must return a float. Values are kept in a safe range by construction
 too: inputs lie in [-1, 1], `exp` only sees bounded arguments, denominators are at least 1,
 `log` and `sqrt` see `1 + e*e`, trip counts are at most a few dozen, and loop-carried values are
-updated by sums (growing linearly) or bounded maps; the magnitude check catches the rest.
+updated by sums (growing linearly) or bounded maps; recursive helpers recurse at most 4 deep (a
+vector of at most 4 elements for divide and conquer), pass their recursive calls bounded maps
+(tanh, sin, a contraction) of their values, and add the recursive results with coefficients of at
+most 1 (at most 1/2 each for two calls); the magnitude check catches the rest. The instrumented run
+instruments the helpers too: every value and float comparison inside every recursive call is
+checked, and the exit tests of the recursion (`k <= 0`, `hi - lo <= 1`) compare integers, exact
+and needing no margin.
 
 Edge cases (EDGE_CASES, for the safety fuzzer in test_safety_fuzz.py) turn the safety off on
 purpose: indices out of range and computed negative ones, slice bounds past the ends, divisions,
@@ -80,6 +109,7 @@ seeded `random.Random`, for reproducing a program from a number: `random_program
 
     python tests/program_gen.py 17            # print the program of seed 17
     python tests/program_gen.py 17 --all      # with every feature, supported or not
+    python tests/program_gen.py 17 --features=recursive_helper,for   # straight-line and these
 """
 from __future__ import annotations
 
@@ -104,7 +134,7 @@ import numpy as np
 
 #: constructs of straight-line programs
 STRAIGHT_LINE = frozenset({
-    "helper",       # a second function, g, called from f (inlined by the compiler)
+    "helper",       # a second function, g, called from f (a unit of its own, or inlined if small)
     "ifexp",        # `a if cond else b`
     "boolops",      # and / or / not in conditions, np.logical_and/or/not in np.where
     "int_arg",      # an integer argument n (never differentiated)
@@ -124,11 +154,15 @@ CONTROL_FLOW = frozenset({
     "setitem",      # y[i] = e, y[i, j] += e, y[i] = row on arrays made in the function
     "slice_write",  # y[a:b] = e, y[a:b] += e
 })
+#: recursion: helpers compiled as units of their own that call themselves (or each other)
+RECURSION = frozenset({
+    "recursive_helper",  # h (and h2) called from f and g: on a depth k, an index range, or halves
+})
 #: constructs the compiler documents as unsupported (a CompileError): off unless asked for
 UNSUPPORTED = frozenset({
     "return_in_loop",   # `if c: return e` inside a loop
 })
-FEATURES = STRAIGHT_LINE | CONTROL_FLOW | UNSUPPORTED
+FEATURES = STRAIGHT_LINE | CONTROL_FLOW | RECURSION | UNSUPPORTED
 
 #: edge cases, for the safety fuzzer (test_safety_fuzz.py): programs that may raise or compute inf
 #: and nan, checked by comparing targets with each other and with NumPy, not with central
@@ -156,6 +190,11 @@ AVOIDABLE = frozenset({
     "write_call_result",  # an array bound to g's result itself (it may be written into)
     "write_aliased",      # element and slice writes into an array that is a bare operand of + or -
     "constant_condition", # a comparison of constants only (`0.25 > 1.5 and ...`)
+    "mutual_array_recursion",  # a mutual recursion (h -> h2 -> h) whose result is an array
+    "recursive_ifexp",    # `a if c else b` of arrays in a recursive helper (which may also write
+                          # into its own arrays: `p if c else v` with v written into)
+    "recursive_rebound_write",  # a write, inside a branch or loop of a recursive helper, into its
+                                # parameter rebound to a new array there
 })
 
 MARGIN = 1e-3           # least distance of a float comparison or kink from its tie
@@ -303,11 +342,13 @@ class Gen:
     FLOAT_CMP = ("<", ">", "<=", ">=")
 
     def __init__(self, ch: Chooser, features, dims, used: set, shapes: dict, helper=None, ret_shape=(),
-                 budget=12, depth_limit=2, avoid=frozenset()):
+                 budget=12, depth_limit=2, avoid=frozenset(), rec=None):
         self.ch, self.feat, self.dims, self.used = ch, features, dims, used
         self.avoid = avoid
         self.shapes = shapes                # every float name's shape, checked by the safety run
         self.helper = helper                # (name, shape_a, shape_b, shape_ret) or None
+        self.rec = rec                      # the recursive helper this function may call (a RecHelper) or None
+        self.rec_calls = 0                  # calls to it at function level (outside blocks)
         self.ret_shape = ret_shape
         self.lines: list[str] = []
         self.ind = 1
@@ -322,6 +363,8 @@ class Gen:
         self.counter = 0
         self.loop_outer: list[set] = []     # per enclosing loop: the names defined outside it
         self.is_helper = False
+        self.recursive = False              # the body of a recursive helper
+        self.parameters = frozenset()       # ... and its parameters
         self.no_return = 0                  # > 0: no early return here (see AVOIDABLE)
         self.locals: list[str] = []         # float names defined at function level, in order
         self.modified: set = set()          # names assigned after their definition
@@ -541,10 +584,13 @@ class Gen:
                 opts.append((1, "where"))
             if self.has("kinks"):
                 opts.append((1, "minmax"))
-            if self.has("ifexp") and not (fresh and arrays):
+            if self.has("ifexp") and not (fresh and arrays) and not (
+                    arrays and self.recursive and "recursive_ifexp" in self.avoid):
                 opts.append((1, "ifexp"))
             if self.helper and self.helper[3] == shape and all(self.has_leaf(s) for s in self.helper[1:3]):
                 opts.append((2, "helper"))
+            if self.rec and self.rec_fits(shape):
+                opts.append((2, "recursive"))
             opts += [(w, r) for w, r in self.reductions(shape)]
         kind = self.ch.weighted(opts)
         d1 = d - 1
@@ -581,7 +627,47 @@ class Gen:
             if fresh and arrays and "write_call_result" in self.avoid:
                 call = f"0.5 * {call}"   # an array that may be written into: not g's result itself
             return call
+        if kind == "recursive":
+            return self.rec_call(d1, fresh and arrays)
         return self.reduction(kind, shape, d1)
+
+    # --- calls to the recursive helper ---
+    def rec_arg_shapes(self):
+        """Shapes of the float argument a call to the recursive helper may pass."""
+        r = self.rec
+        if r.kind == "halves":     # any vector: the recursion works on any length
+            return [s for s in self.shape_pool() if len(s) == 1 and self.has_leaf(s)]
+        return [r.arg] if self.has_leaf(r.arg) else []
+
+    def rec_fits(self, shape) -> bool:
+        return shape == self.rec.ret and bool(self.rec_arg_shapes())
+
+    def rec_call(self, d, fresh=False) -> str:
+        """A call to the recursive helper: its result has shape self.rec.ret."""
+        self.use("recursive_helper")
+        if self.block_depth == 0:
+            self.rec_calls += 1
+        r = self.rec
+        shape = self.ch.pick(self.rec_arg_shapes())
+        a = self.expr(shape, d, bare="indexable")
+        if r.kind == "depth":
+            # the depth: a literal, or a name (a loop index, n, a length) whose values are all small
+            e = self.int_expr(lambda vals: all(0 <= x <= r.depth for x in vals)) if self.ch.maybe(0.6) else None
+            call = f"{r.name}({a}, {e.code if e is not None else self.ch.integer(0, r.depth)})"
+        elif r.kind == "range":
+            length = shape[0]
+            lo = 0 if self.ch.maybe(0.6) else self.ch.integer(0, length - 1)
+            if lo == 0 and a in self.env and self.ch.maybe(0.5):
+                hi = self.ch.pick([f"len({a})", f"{a}.shape[0]"])
+            else:
+                e = self.int_expr(lambda vals: all(lo + 1 <= x <= length for x in vals))
+                hi = e.code if e is not None and self.ch.maybe(0.7) else str(self.ch.integer(lo + 1, length))
+            call = f"{r.name}({a}, {lo}, {hi})"
+        else:
+            call = f"{r.name}({a})"
+        if fresh and r.ret != () and "write_call_result" in self.avoid:
+            call = f"0.5 * {call}"   # an array that may be written into: not h's result itself
+        return call
 
     def pair(self, shape, d, distinct=False):
         """Two operands whose broadcast has this shape, in random order; `distinct`: not the same
@@ -806,7 +892,9 @@ class Gen:
         """Arrays an element write may go into."""
         return [v for v in self.targets(owned_only=True) if v.shape != ()
                 and (v.made or "write_computed" not in self.avoid)
-                and (v.indexable or "write_aliased" not in self.avoid)]
+                and (v.indexable or "write_aliased" not in self.avoid)
+                and not (v.name in self.parameters and self.block_depth > 0
+                         and "recursive_rebound_write" in self.avoid)]
 
     def stmt(self, d):
         self.budget -= 1
@@ -1164,6 +1252,10 @@ class Gen:
         """The result: a fresh expression plus every value defined at function level, so that
         every statement can reach the output."""
         terms = [self.expr(self.ret_shape, d, fresh=True)]
+        if self.rec and not self.is_helper and not self.rec_calls and self.rec_arg_shapes():
+            # f calls the recursive helper at least once on every path that gets here
+            call = self.rec_call(d)
+            terms.append(f"{self.const()} * {call if self.rec.ret == () else f'np.sum({call})'}")
         params = [k for k in self.env if k in self.modified and k not in self.locals]
         for name in params + self.locals:
             v = self.env.get(name)
@@ -1177,6 +1269,162 @@ class Gen:
                 red = self.ch.pick(["np.sum({0})", "np.mean({0})", "np.sum({0} * {0})", "np.sum(np.sin({0}))"])
                 terms.append(f"{weight} * {red.format(name)}")
         self.emit("return " + " + ".join(terms))
+
+
+# --- recursive helpers ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RecHelper:
+    """A recursive helper as its callers see it."""
+    name: str             # "h" (not r: f has a float parameter r)
+    kind: str             # "depth": h(p, k); "range": h(q, lo, hi); "halves": h(q)
+    arg: tuple            # the shape of its float argument ("halves": any vector)
+    ret: tuple            # the shape of its result
+    depth: int = 0        # "depth": the largest k a call passes
+
+
+REC_COEFFICIENTS = ("0.5", "-0.5", "0.3", "0.9", "-0.7", "0.25")
+
+
+def _recursive_helpers(ch: Chooser, features, dims, used: set, shapes: dict, float_params, avoid):
+    """The recursive helper h (and, for a mutual recursion, h2): (RecHelper, source lines).
+
+    Values stay bounded at every depth: the float argument of a recursive call is a bounded map
+    (tanh, sin, a contraction) of the caller's values, the result adds the recursive result times a
+    coefficient of at most 1 (at most 1/2 each for two calls) to a term computed from bounded
+    values, and depths are at most 4. Every recursion ends on integers: `k <= 0` (k falls by 1 or
+    2), `hi - lo <= 1` (halves of an index range), `len(q) <= 1` (halves of the vector); the
+    forms that would not end at a bad integer argument (`hi - lo == 1`, `len(q) == 1`) are used
+    only without the edge cases, whose integer arguments may be anything."""
+    used.add("recursive_helper")
+    vectors = [p[2] for p in float_params if len(p[2]) == 1]
+    kind = ch.weighted([(3, "depth"), (2 if vectors else 0, "range"), (1 if vectors else 0, "halves")])
+    edges = bool(features & EDGE_CASES)
+    if kind == "depth":
+        sa = ch.pick([()] + [p[2] for p in float_params])
+        ret = ch.pick([(), sa])
+        depth = ch.integer(1, 4)
+        rec = RecHelper("h", "depth", sa, ret, depth)
+        mutual = ret == () or "mutual_array_recursion" not in avoid
+        names = ["h", "h2"] if mutual and ch.maybe(0.25) else ["h"]     # h2: a mutual recursion h -> h2 -> h
+        lines = []
+        for k, name in enumerate(names):
+            callee = names[(k + 1) % len(names)]
+            lines += ([""] if lines else []) + _depth_function(ch, features, dims, used, shapes, avoid, name,
+                                                               callee, rec, 200 + 100 * k)
+        return rec, lines
+    length = ch.pick(vectors)[0]
+    if kind == "range":
+        return RecHelper("h", "range", (length,), ()), _range_function(ch, features, dims, used, shapes, avoid,
+                                                                         length, edges)
+    return RecHelper("h", "halves", (length,), ()), _halves_function(ch, features, used, edges)
+
+
+def _bounded_map(ch: Chooser, g: Gen, shape, name: str) -> str:
+    """A value of this shape, bounded whatever the function's values are: a recursive call's argument."""
+    e = g.expr(shape, 1)
+    return ch.pick([f"np.tanh({e})", f"np.sin({e})", f"np.tanh({name} * {ch.pick(['0.5', '1.5', '-0.8'])})",
+                    f"0.5 * {name} + 0.25 * np.cos({e})"])
+
+
+def _depth_function(ch: Chooser, features, dims, used, shapes, avoid, name, callee, rec: RecHelper, counter):
+    """def name(p, k): recursion on a depth k, calling `callee` (itself, or its partner) at k - 1
+    (or k - 2); a prelude of a few generated statements (branches, loops, early returns), then the
+    base case and the recursive case, in either order, the recursive case sometimes split by a
+    branch on the data, sometimes with two recursive calls."""
+    sa, ret = rec.arg, rec.ret
+    step = 1 if ch.maybe(0.75) else 2
+    g = Gen(ch, features, dims, used, shapes, ret_shape=ret, budget=ch.integer(0, 5), depth_limit=1, avoid=avoid)
+    g.env = {"p": Var("p", sa)}
+    shapes["p"] = sa
+    g.ints = {"k": Int("k", frozenset(range(1 - step, rec.depth + 1)))}
+    g.is_helper = g.recursive = True
+    g.parameters = frozenset({"p"})
+    g.counter = counter
+    g.body(0, 3)
+
+    def recursive_case():
+        c = ch.pick(REC_COEFFICIENTS)
+        term = f"({g.expr(ret, 1)})"
+        call = f"{callee}({_bounded_map(ch, g, sa, 'p')}, k - {step})"
+        form = ch.integer(0, 4)
+        if form == 0:
+            return f"{term} + {c} * {call}"
+        if form == 1:
+            return f"np.tanh({term} + {call})"
+        if form == 2:
+            return f"{term} * (1.0 + {c} * np.tanh({call}))"
+        if form == 3:   # two recursive calls (a tree of calls): coefficients of at most 1/2
+            call2 = f"{callee}({_bounded_map(ch, g, sa, 'p')}, k - {step})"
+            return f"{term} + {ch.pick(['0.5', '-0.5', '0.25'])} * {call} + {ch.pick(['0.5', '-0.25'])} * {call2}"
+        return f"{term} * (0.1 * k) + {c} * {call}"
+
+    base = g.expr(ret, 2, fresh=True)
+    base_test, rec_test = ch.pick([("k <= 0", "k > 0"), ("k < 1", "k >= 1"), ("0 >= k", "0 < k")])
+    lines = [f"def {name}(p, k):", *g.lines]
+    if ch.maybe(0.7):
+        lines += [f"    if {base_test}:", f"        return {base}"]
+        if ch.maybe(0.3):
+            lines += [f"    if {g.cond(1)}:", f"        return {recursive_case()}"]
+        lines += [f"    return {recursive_case()}"]
+    else:
+        lines += [f"    if {rec_test}:", f"        return {recursive_case()}", f"    return {base}"]
+    return lines
+
+
+def _leaf_form(ch: Chooser, x: str) -> str:
+    """A bounded number computed from the element x (and the index lo, where there is one)."""
+    forms = [f"np.tanh({x})", f"np.sin({x})", f"np.cos({x}) * {ch.pick(REC_COEFFICIENTS)}",
+             f"1.0 / (1.0 + {x} * {x})", f"np.exp(np.tanh({x}))", f"np.tanh({x}) + 1.5"]
+    if "lo" in x:
+        forms.append(f"np.sin({x}) * (lo + 1.0)")
+    return ch.pick(forms)
+
+
+def _combine(ch: Chooser, features, used, a: str, b: str) -> str:
+    """A bounded combination of the results of the two halves."""
+    forms = [f"{a} + {b}", f"{a} + np.tanh({b})", f"{a} * 0.5 + {b}", f"np.sin({a}) + {b}",
+             f"{a} * {b}", f"{a} + {b} * {ch.pick(REC_COEFFICIENTS)}"]
+    if "kinks" in features and ch.maybe(0.2):
+        used.add("kinks")
+        return f"{ch.pick(['np.maximum', 'np.minimum'])}({a}, {b})"
+    return ch.pick(forms)
+
+
+def _range_function(ch: Chooser, features, dims, used, shapes, avoid, length, edges) -> list:
+    """def h(q, lo, hi): divide and conquer on the index range [lo, hi) of a vector."""
+    base = _leaf_form(ch, "q[lo]")
+    if ch.maybe(0.4):
+        # and a generated term, which may read q anywhere (at indices valid for every lo and hi)
+        g = Gen(ch, features, dims, used, shapes, budget=0, avoid=avoid)
+        g.env = {"q": Var("q", (length,))}
+        g.is_helper = g.recursive = True
+        shapes["q"] = (length,)
+        g.ints = {"lo": Int("lo", frozenset(range(length))), "hi": Int("hi", frozenset(range(1, length + 1)))}
+        base = f"{base} + {ch.pick(REC_COEFFICIENTS)} * np.tanh({g.expr((), 2)})"
+    tests = ["hi - lo <= 1", "hi <= lo + 1", "hi - lo < 2"] + ([] if edges else ["hi - lo == 1"])
+    lines = ["def h(q, lo, hi):", f"    if {ch.pick(tests)}:", f"        return {base}",
+             "    mid = (lo + hi) // 2"]
+    left, right = "h(q, lo, mid)", "h(q, mid, hi)"
+    if ch.maybe(0.5):
+        left, right = right, left
+    if ch.maybe(0.4):
+        lines += [f"    left = {left}", f"    right = {right}"]
+        shapes.update(left=(), right=())
+        left, right = "left", "right"
+    return lines + [f"    return {_combine(ch, features, used, left, right)}"]
+
+
+def _halves_function(ch: Chooser, features, used, edges) -> list:
+    """def h(q): divide and conquer on the halves of a vector (a different length at every depth)."""
+    size = ch.pick(["len(q)", "q.shape[0]"])
+    tests = [f"{size} <= 1", f"{size} < 2"] + ([] if edges else [f"{size} == 1"])
+    base = _leaf_form(ch, "q[0]") if ch.maybe(0.7) else "np.sum(np.tanh(q))"
+    a, b = "h(q[:mid])", "h(q[mid:])"
+    if ch.maybe(0.5):
+        a, b = b, a
+    return ["def h(q):", f"    if {ch.pick(tests)}:", f"        return {base}", f"    mid = {size} // 2",
+            f"    return {_combine(ch, features, used, a, b)}"]
 
 
 # --- a whole program --------------------------------------------------------------------------
@@ -1345,6 +1593,11 @@ def generate(ch: Chooser, features=STRAIGHT_LINE, budget: int = 12, avoid=frozen
             else:
                 gen.ints[name] = Int(name, frozenset({value}))
 
+    rec = None
+    rec_lines = []
+    if "recursive_helper" in features and ch.maybe(0.4):
+        rec, rec_lines = _recursive_helpers(ch, features, dims, used, shapes, float_params, avoid)
+
     helper = None
     helper_lines = []
     if "helper" in features and ch.maybe(0.35):
@@ -1352,7 +1605,7 @@ def generate(ch: Chooser, features=STRAIGHT_LINE, budget: int = 12, avoid=frozen
         sb = ch.pick([(), sa] + [p[2] for p in float_params])
         ret = ch.pick([(), sa])
         hg = Gen(ch, features, dims, used, shapes, ret_shape=ret, budget=ch.integer(1, 4), depth_limit=1,
-                 avoid=avoid)
+                 avoid=avoid, rec=rec)
         hg.env = {"a": Var("a", sa), "b": Var("b", sb)}
         hg.is_helper = True
         shapes.update(a=sa, b=sb)
@@ -1361,8 +1614,10 @@ def generate(ch: Chooser, features=STRAIGHT_LINE, budget: int = 12, avoid=frozen
         hg.final_return(2)
         helper = ("g", sa, sb, ret)
         helper_lines = ["def g(a, b):", *hg.lines]
+    if rec_lines:
+        helper_lines = rec_lines + ([""] if helper_lines else []) + helper_lines
 
-    gen = Gen(ch, features, dims, used, shapes, helper=helper, budget=budget, avoid=avoid)
+    gen = Gen(ch, features, dims, used, shapes, helper=helper, budget=budget, avoid=avoid, rec=rec)
     setup(gen)
     gen.body(2, max(2, budget // 2))
     gen.final_return(2)
@@ -1661,4 +1916,7 @@ def feature_counts(progs) -> dict:
 if __name__ == "__main__":
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     feats = FEATURES if "--all" in sys.argv else STRAIGHT_LINE
+    for arg in sys.argv[2:]:
+        if arg.startswith("--features="):
+            feats = STRAIGHT_LINE | frozenset(a for a in arg.split("=", 1)[1].split(",") if a)
     print(random_program(seed, feats).source)

@@ -24,14 +24,17 @@ complete with its arguments, shrunk by Hypothesis: paste it into a file and it i
 test (see test_program_regressions.py).
 
 Features: ENABLED lists the constructs the generator may use (program_gen.FEATURES names them
-all). A construct the compiler does not support stays out of ENABLED, and
+all): straight-line code, control flow, and recursive helpers (a depth recursion, possibly mutual,
+and divide and conquer on an index range or on halves of a vector, called from f and g at several
+sites, in loops and branches). A construct the compiler does not support stays out of ENABLED, and
 test_disabled_feature_is_still_unsupported fails as soon as it compiles, as a reminder to switch
 it on here; today that is only `return` inside a loop, which the README lists as unsupported.
 COTANGENT_PBT_FEATURES=all (or a comma-separated list) overrides ENABLED, to try features early.
 
 Known bugs: AVOID lists constructs that trigger an open compiler bug; the generator leaves them
 out so that these tests stay green while the bug is open. Each has a strict-xfail regression test
-in test_program_regressions.py; when one starts passing, remove its entry here.
+in test_program_regressions.py (test_recursion_regressions.py for recursion); when one starts
+passing, remove its entry here.
 COTANGENT_PBT_AVOID=none (or a comma-separated list) overrides AVOID, to hunt for those bugs.
 """
 from __future__ import annotations
@@ -54,13 +57,12 @@ import program_gen as pg
 # --- configuration ------------------------------------------------------------------------------
 
 #: the constructs the compiler supports (program_gen.UNSUPPORTED lists what it documents it rejects)
-ENABLED = pg.STRAIGHT_LINE | pg.CONTROL_FLOW
+ENABLED = pg.STRAIGHT_LINE | pg.CONTROL_FLOW | pg.RECURSION
 
 #: constructs that trigger an open compiler bug, left out of the programs; each has a strict-xfail
 #: regression test in test_program_regressions.py (named in the comment)
 AVOID = frozenset({
     "self_slice_write",    # test_slice_write_of_the_array_itself
-    "write_call_result",   # test_write_into_result_of_function_with_early_return
     "constant_condition",  # test_constant_condition_around_early_return_on_numba
 })
 

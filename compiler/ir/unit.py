@@ -14,6 +14,9 @@ class UnitKey:
     specs: tuple              # the Type of each parameter
     chain: tuple = ()         # ("vjp", mask) or ("jvp", mask) steps, applied in order; () is the function itself
 
+    def __repr__(self) -> str:        # the IR printer shows it (no object addresses: deterministic)
+        return f"<{self.describe()}>"
+
     @property
     def parent(self) -> "UnitKey":
         return UnitKey(self.func, self.specs, self.chain[:-1])
