@@ -15,6 +15,7 @@ from .errors import CompileError
 from .ir.types import FLOAT
 from .ir.printer import format_function
 from . import specialize as sp
+from .arguments import with_defaults, structure_grads, argnums_tuple, count_float_leaves
 
 TARGETS = ("cpu", "python", "cuda")
 _CACHE: dict = {}          # (pyfunc, signature, mode, wrt, has_aux, target) -> Compiled
@@ -66,7 +67,8 @@ def differentiable(fn: Callable | None = None, *, target: str = "cpu"):
     return Differentiable(fn, target)
 
 
-def _unwrap(f):
+def unwrap(f):
+    """(the Python function, the target) of anything the API differentiates."""
     if isinstance(f, Differentiable):       # one call of a CUDA function's derivative runs on the CPU
         return f.pyfunc, "cpu" if f.target == "cuda" else f.target
     if isinstance(f, _Transform) or getattr(f, "_cotangent", None) is not None:
@@ -197,39 +199,6 @@ def _plain_key(args) -> tuple | None:
     return tuple(key)
 
 
-def with_defaults(pyfunc, args) -> tuple:
-    """`args` completed with the function's defaults for parameters left out at the end."""
-    defaults = getattr(pyfunc, "__defaults__", None) or ()
-    code = getattr(pyfunc, "__code__", None)
-    if code is None or len(args) >= code.co_argcount:
-        return tuple(args)
-    missing = code.co_argcount - len(args)
-    if missing > len(defaults):
-        names = code.co_varnames[len(args):code.co_argcount - len(defaults)]
-        raise TypeError(f"{pyfunc.__name__}() missing arguments: {', '.join(names)}")
-    return tuple(args) + tuple(defaults[len(defaults) - missing:])
-
-
-def _structure_grads(grads, specs, argnums, single):
-    """Flat float-leaf gradients back into each differentiated argument's structure."""
-    grads = list(grads) if isinstance(grads, tuple) else [grads]
-    it = iter(grads)
-    per_arg = []
-    for i in argnums:
-        types = sp.spec_leaf_types(specs[i])
-        filled = iter([next(it) if t.kind == FLOAT else None for t in types])
-        per_arg.append(sp.rebuild(specs[i], filled))
-    return per_arg[0] if single else tuple(per_arg)
-
-
-def _argnums(argnums) -> tuple:
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
-
-
-def _count_float_leaves(specs, argnums):
-    return sum(1 for i in argnums for t in sp.spec_leaf_types(specs[i]) if t.kind == FLOAT)
-
-
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                    symbolic: bool | str = False) -> Callable:
     """f's value and its gradient with respect to the arguments in `argnums` (JAX's conventions:
@@ -238,7 +207,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     jacrev); "auto" does so where it applies and is small."""
     if hasattr(f, "batched_value_and_grad"):        # a ct.vmap: its own compiled batch loop
         return f.batched_value_and_grad(argnums, has_aux)
-    pyfunc, target = _unwrap(f)
+    pyfunc, target = unwrap(f)
     t = _symbolic_or_plain(pyfunc, "grad", argnums, has_aux, target, symbolic)
 
     plans: dict = {}                # id(specs) -> (one float leaf, every argnum a single float leaf)
@@ -248,14 +217,14 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         (value, grads), compiled, specs, nums = t.run(args)
         plan = plans.get(id(specs))
         if plan is None or plan[0] is not specs:
-            plan = plans[id(specs)] = (specs, _count_float_leaves(specs, nums) == 1,
+            plan = plans[id(specs)] = (specs, count_float_leaves(specs, nums) == 1,
                                        all(isinstance(specs[i], sp.Type) for i in nums))
         if plan[1]:
             grads = (grads,)
         if plan[2]:                 # nothing to rebuild: one array or number per differentiated argument
             structured = grads[0] if isinstance(argnums, int) else tuple(grads)
         else:
-            structured = _structure_grads(grads, specs, nums, isinstance(argnums, int))
+            structured = structure_grads(grads, specs, nums, isinstance(argnums, int))
         if has_aux:
             value = (value[0], value[1] if len(value) == 2 else tuple(value[1:]))
         return value, structured
@@ -291,7 +260,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
 def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
     """(f(*primals), pullback), where pullback(cotangent) gives one cotangent per primal."""
-    pyfunc, target = _unwrap(f)
+    pyfunc, target = unwrap(f)
     nums = tuple(i for i, a in enumerate(primals)
                  if any(t.kind == FLOAT for t in sp.spec_leaf_types(sp.spec_of(a, f"argument {i}"))))
     t = _Transform(pyfunc, "vjp", nums, False, target)
@@ -301,9 +270,9 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
         ct_arr = np.asarray(cotangent, dtype=np.float64)
         ct_leaf = float(ct_arr) if ct_arr.ndim == 0 else ct_arr
         (_, grads), compiled, specs, argnums = t.run(primals, extra=(ct_leaf,))
-        if _count_float_leaves(specs, argnums) == 1:
+        if count_float_leaves(specs, argnums) == 1:
             grads = (grads,)
-        structured = _structure_grads(grads, specs, argnums, False)
+        structured = structure_grads(grads, specs, argnums, False)
         by_arg = dict(zip(argnums, structured))
         return tuple(by_arg.get(i) for i in range(len(primals)))
 
@@ -314,7 +283,7 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
 def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     """(f(*primals), the directional derivative along `tangents`); a None tangent means that
     argument is not differentiated."""
-    pyfunc, target = _unwrap(f)
+    pyfunc, target = unwrap(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError("jvp needs one tangent per primal (None for those not differentiated)")
@@ -357,7 +326,7 @@ def _block(block, shape: tuple):
 def _symbolic_or_plain(pyfunc, mode, argnums, has_aux, target, symbolic):
     """The transformation, made symbolic by symbolic.py when asked (symbolic=True or "auto")."""
     if symbolic is False:
-        return _Transform(pyfunc, mode, _argnums(argnums), has_aux, target)
+        return _Transform(pyfunc, mode, argnums_tuple(argnums), has_aux, target)
     from .symbolic import transform
     return transform(pyfunc, mode, argnums, has_aux, target, symbolic)
 
@@ -365,7 +334,7 @@ def _symbolic_or_plain(pyfunc, mode, argnums, has_aux, target, symbolic):
 def _jacobian(f, argnums, mode: str, symbolic=False) -> Callable:
     if hasattr(f, "batched_jacobian"):              # a ct.vmap: per-sample gradients
         return f.batched_jacobian(argnums, mode)
-    pyfunc, target = _unwrap(f)
+    pyfunc, target = unwrap(f)
     t = _symbolic_or_plain(pyfunc, mode, argnums, False, target, symbolic)
     single = isinstance(argnums, int)
 
@@ -404,14 +373,14 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str 
     product per input element, each about the cost of two gradients. For an array argument x the
     result has shape x.shape + x.shape; with a tuple argnums, H[i][j] is the block of arguments
     i and j (JAX's nesting; dict and tuple arguments nest the same way)."""
-    pyfunc, target = _unwrap(f)
+    pyfunc, target = unwrap(f)
     t = _symbolic_or_plain(pyfunc, "hessian", argnums, False, target, symbolic)
     single = isinstance(argnums, int)
 
     @functools.wraps(pyfunc)
     def hessian_f(*args):
         blocks, compiled, specs, nums = t.run(args)
-        m = _count_float_leaves(specs, nums)
+        m = count_float_leaves(specs, nums)
         # blocks[s * m + r]: row k is the gradient's r-th leaf along direction k of the s-th leaf
         return _per_argument(args, specs, nums, lambda r, leaf_r: _per_argument(
             args, specs, nums, lambda s, leaf_s: _block(
@@ -426,7 +395,7 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     reverse mode, without forming the Hessian: JAX's `jvp(grad(f, argnums), primals, tangents)`.
     A None tangent holds that argument fixed; with one differentiated argument both results have
     its structure, with several they are tuples in argument order."""
-    pyfunc, target = _unwrap(f)
+    pyfunc, target = unwrap(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError("hvp needs one tangent per primal (None for those held fixed)")
@@ -439,8 +408,8 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     (_, grads), products = sp.call_checked(compiled, flat, first)
     products = products if isinstance(products, tuple) else (products,)
     single = len(argnums) == 1
-    return (_structure_grads(tuple(grads), specs, argnums, single),
-            _structure_grads(products, specs, argnums, single))
+    return (structure_grads(tuple(grads), specs, argnums, single),
+            structure_grads(products, specs, argnums, single))
 
 
 def _transform_of(obj):

@@ -77,7 +77,7 @@ class Batched:
             self.single = getattr(f, "_single_argnum", False)
         else:
             self.pyfunc, own_target = (f.pyfunc, f.target) if isinstance(f, api.Differentiable) \
-                else api._unwrap(f)
+                else api.unwrap(f)
             self.plan = Plan("primal", summed="all" if reduce else "none")
             self.single = False
         self.target = target or (own_target if own_target in TARGETS else "cpu")
@@ -233,8 +233,8 @@ class Result:
         self.values, self.specs, self.argnums, self.plan = values, specs, argnums, plan
 
     def structured(self, single: bool):
-        from .api import _structure_grads
-        g = _structure_grads(tuple(self.values[1:]), self.specs, self.argnums, single)
+        from .arguments import structure_grads
+        g = structure_grads(tuple(self.values[1:]), self.specs, self.argnums, single)
         return (self.values[0], g) if self.plan.keep_value else g
 
 
@@ -253,7 +253,7 @@ class BatchedTransform:
     def specialize(self, args, tangents: tuple = ()) -> tuple:
         """The compiled driver for these arguments; `tangents` (JVP only) are batched leaves of the
         differentiated arguments' float leaves, batch axis first."""
-        from .api import with_defaults
+        from .arguments import with_defaults
         args = with_defaults(self.pyfunc, args)
         batch = prepare(self.pyfunc, args, self.batched.in_axes)
         batch.leaves += list(tangents)

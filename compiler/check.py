@@ -56,7 +56,7 @@ def check_grad(f: Callable, *args, argnums: int | Sequence[int] | None = None, r
     (value, aux...) and only the value is checked."""
     if has_aux:
         f = ct_first_output(f)
-    pyfunc, _ = api._unwrap(f)
+    pyfunc, _ = api.unwrap(f)
     if argnums is None:
         argnums = tuple(i for i, a in enumerate(args) if _float_leaf_paths(a))
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
@@ -108,7 +108,7 @@ def check_grad(f: Callable, *args, argnums: int | Sequence[int] | None = None, r
 def ct_first_output(f) -> "api.Differentiable":
     """A function returning f(...)[0], compiled for f's target: the value of a has_aux function."""
     import linecache
-    pyfunc, target = api._unwrap(f)
+    pyfunc, target = api.unwrap(f)
     params = list(pyfunc.__code__.co_varnames[:pyfunc.__code__.co_argcount])
     name = pyfunc.__name__
     filename = f"<cotangent value of {pyfunc.__module__}.{name}>"

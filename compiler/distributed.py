@@ -302,7 +302,7 @@ class DistributedSum:
         return f"<cotangent.distributed_sum of {self.recipe.kind} {self.__name__} chunks={self.chunks}>"
 
     def __call__(self, *args):
-        from .api import with_defaults
+        from .arguments import with_defaults
         ray = connect(self.address, "ct.distributed_sum")
         if self._payload is None:
             self._payload = pickled(self.recipe)

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import api
+from .arguments import with_defaults, count_float_leaves
 from . import specialize as sp
 from .errors import CompileError
 from .ir.types import FLOAT
@@ -24,7 +25,7 @@ class Engine:
     over the float leaves of those arguments, in leaf order (tuples in order, dicts by sorted key)."""
 
     def __init__(self, f: Callable):
-        self.pyfunc, self.target = api._unwrap(f)
+        self.pyfunc, self.target = api.unwrap(f)
         self.name = self.pyfunc.__name__
         self._transforms: dict = {}
         self._outputs: dict = {}
@@ -38,12 +39,12 @@ class Engine:
     def prepare(self, mode: str, nums: tuple, args) -> None:
         """Generate (or load) the code of one transformation for these argument kinds without
         running it, so that a CompileError shows where the bridge is traced or called."""
-        self.transform(mode, nums).specialize(api.with_defaults(self.pyfunc, tuple(args)))
+        self.transform(mode, nums).specialize(with_defaults(self.pyfunc, tuple(args)))
 
     def output_type(self, args):
         """The kind and rank of f's result for arguments of these kinds (the shapes need not be the
         real ones): lowering only, nothing is compiled."""
-        specs = tuple(sp.spec_of(a, f"argument {i}") for i, a in enumerate(api.with_defaults(self.pyfunc, args)))
+        specs = tuple(sp.spec_of(a, f"argument {i}") for i, a in enumerate(with_defaults(self.pyfunc, args)))
         out = self._outputs.get(specs)
         if out is None:
             from .frontend.lower import lower
@@ -84,7 +85,7 @@ class Engine:
 
 
 def _flat(grads, specs, nums) -> list:
-    return [grads] if api._count_float_leaves(specs, nums) == 1 else list(grads)
+    return [grads] if count_float_leaves(specs, nums) == 1 else list(grads)
 
 
 def _float_leaf(x):
@@ -133,7 +134,7 @@ class ScipyObjective:
         self.f = f
         self.fun = api.value_and_grad(f)
         self.hess = api.hessian(f)
-        pyfunc, target = api._unwrap(f)
+        pyfunc, target = api.unwrap(f)
         self._hvp = api._Transform(pyfunc, "hvp", (0,), False, target)
 
     def hessp(self, x, p, *args) -> np.ndarray:
@@ -141,7 +142,7 @@ class ScipyObjective:
         return product
 
     def __repr__(self) -> str:
-        return f"<cotangent.scipy_objective {api._unwrap(self.f)[0].__qualname__}>"
+        return f"<cotangent.scipy_objective {api.unwrap(self.f)[0].__qualname__}>"
 
 
 def scipy_objective(f: Callable) -> ScipyObjective:

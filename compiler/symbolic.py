@@ -16,7 +16,8 @@ import numpy as np
 
 from .errors import CompileError
 from . import specialize as sp
-from .api import _Transform, _argnums, with_defaults
+from .api import _Transform
+from .arguments import argnums_tuple, with_defaults
 from .transforms.symbolic import mode_text
 
 
@@ -37,8 +38,8 @@ def transform(pyfunc, mode: str, argnums, has_aux: bool, target: str, symbolic):
     """The transformation api.py uses for mode (grad, jacfwd, jacrev, hessian) with `symbolic`."""
     check_option(symbolic)
     if not symbolic:
-        return _Transform(pyfunc, mode, _argnums(argnums), has_aux, target)
-    return SymbolicTransform(pyfunc, mode, _argnums(argnums), has_aux, target, _how(symbolic),
+        return _Transform(pyfunc, mode, argnums_tuple(argnums), has_aux, target)
+    return SymbolicTransform(pyfunc, mode, argnums_tuple(argnums), has_aux, target, _how(symbolic),
                              isinstance(argnums, int))
 
 

@@ -35,7 +35,7 @@ class Elementwise:
         if isinstance(f, api.Differentiable):
             self.pyfunc, own = f.pyfunc, f.target
         else:
-            self.pyfunc, own = api._unwrap(f)
+            self.pyfunc, own = api.unwrap(f)
         self.target = target or own
         self._cotangent = Recent(self.pyfunc)
         functools.update_wrapper(self, self.pyfunc)

@@ -1,8 +1,9 @@
 """Models over graphs, sets and sequences of tokens: the message-passing network tells ring-like
 graphs from random ones (>= 90% test accuracy) whatever the node order; Deep Sets learn the
 maximum of a set and give the same output for any order of its elements (to 1e-12); the
-transformer encoder sorts digits (>= 95% of positions right). Trained with Numba, as by default;
-the slow tests run the examples end to end (on the Python target, a short smoke run)."""
+transformer encoder sorts digits (>= 95% of positions right). Trained on the Python target, to keep
+the suite short (the models default to Numba, whose builds test_models_numba.py and
+test_layers_sequence.py check); the slow tests run the examples end to end."""
 import os
 import subprocess
 import sys
@@ -15,22 +16,21 @@ import cotangent as ct
 from cotangent.models import deepsets, graph, transformer
 
 PY = "python"
-CPU = "cpu"      # the models train as they do by default, with Numba
 
 
 @pytest.fixture(scope="module")
 def graph_run():
-    return graph.train(target=CPU, progress=False)               # 1500 graphs, 10 epochs
+    return graph.train(target=PY, progress=False)               # 1500 graphs, 10 epochs
 
 
 @pytest.fixture(scope="module")
 def sets_run():
-    return deepsets.train(target=CPU, progress=False)            # 3000 sets, 15 epochs
+    return deepsets.train(target=PY, progress=False)            # 3000 sets, 15 epochs
 
 
 @pytest.fixture(scope="module")
 def sort_run():
-    return transformer.train(target=CPU, progress=False)         # 2000 sequences, 5 epochs
+    return transformer.train(target=PY, progress=False)         # 2000 sequences, 5 epochs
 
 
 # --- graphs --------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def test_deep_sets_learn_the_maximum_of_a_set(sets_run):
 
 @pytest.mark.parametrize("trained", [True, False], ids=["trained", "initial"])
 def test_deep_sets_output_is_invariant_to_the_order_of_a_set(sets_run, trained):
-    model = sets_run.model if trained else deepsets.build_model(seed=7, target=CPU)
+    model = sets_run.model if trained else deepsets.build_model(seed=7, target=PY)
     x, mask, _ = sets_run.test_set
     out = model.predict((x, mask))
     rng = np.random.default_rng(3)

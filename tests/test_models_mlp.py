@@ -3,9 +3,10 @@
 2-D points, learning curves that fall for every optimizer, and gradients that vanish through deep
 sigmoid stacks but not with ReLU + He, batch normalization or skip connections.
 
-Everything trains with Numba, as by default (the small models share their compiled Dense and
-activation functions). The slow tests run each example on a short configuration on the Python
-target (the same generated code run by NumPy), and the quickstart."""
+Everything trains on the Python target (the same generated code run by NumPy): for these small
+networks it is as fast as Numba without a compile (the models default to Numba; the Numba builds
+are checked in test_models_numba.py). The slow tests run each example on a short configuration,
+and the quickstart."""
 import numpy as np
 import pytest
 
@@ -14,11 +15,10 @@ from cotangent.models import logistic, mlp, points
 from example_runner import run_example, run_script
 
 PY = "python"
-CPU = "cpu"      # the models train as they do by default, with Numba
 
 
 def test_newton_converges_in_under_10_steps_and_gradient_descent_needs_many_more():
-    fits = logistic.train(target=CPU)
+    fits = logistic.train(target=PY)
     newton, gd = fits["newton"], fits["gd"]
     assert newton.converged and newton.steps < 10
     assert gd.converged and gd.steps > 20 * newton.steps
@@ -31,7 +31,7 @@ def test_newton_converges_in_under_10_steps_and_gradient_descent_needs_many_more
 
 
 def test_mlp_learns_xor():
-    model, history = mlp.train_xor(target=CPU)
+    model, history = mlp.train_xor(target=PY)
     x, y = points.xor()
     assert rt.evaluate(model, x, y)["accuracy"] == 1.0
     assert history["loss"][-1] < 0.05 < history["loss"][0]
@@ -40,7 +40,7 @@ def test_mlp_learns_xor():
 
 def test_iris_4_8_3_reaches_96_percent_training_accuracy():
     pytest.importorskip("sklearn")
-    model, history = mlp.train_iris(epochs=30, target=CPU)        # the example trains 100 epochs
+    model, history = mlp.train_iris(epochs=30, target=PY)        # the example trains 100 epochs
     x, y = mlp.load_iris()
     assert x.shape == (150, 4) and np.allclose(x.mean(axis=0), 0.0) and sorted(set(y)) == [0, 1, 2]
     assert [p.shape for p in model.params.named().values()] == [(4, 8), (8,), (8, 3), (3,)]
@@ -50,7 +50,7 @@ def test_iris_4_8_3_reaches_96_percent_training_accuracy():
 
 @pytest.mark.parametrize("kind,n,epochs", [("moons", 200, 100), ("spirals", 400, 150)])
 def test_two_hidden_layer_mlp_separates_points_and_its_boundary_follows_them(kind, n, epochs):
-    model, _, (x, y) = mlp.train_points(kind, n=n, epochs=epochs, l2=1e-3, target=CPU)
+    model, _, (x, y) = mlp.train_points(kind, n=n, epochs=epochs, l2=1e-3, target=PY)
     classes = 2 if kind == "moons" else 4
     assert sorted(set(y)) == list(range(classes))
     assert rt.evaluate(model, x, y)["accuracy"] >= 0.95
@@ -65,8 +65,8 @@ def test_two_hidden_layer_mlp_separates_points_and_its_boundary_follows_them(kin
 
 
 def test_l2_shrinks_the_weights():
-    plain, _, _ = mlp.train_points("moons", n=200, epochs=30, l2=0.0, target=CPU)
-    decayed, _, _ = mlp.train_points("moons", n=200, epochs=30, l2=1e-2, target=CPU)
+    plain, _, _ = mlp.train_points("moons", n=200, epochs=30, l2=0.0, target=PY)
+    decayed, _, _ = mlp.train_points("moons", n=200, epochs=30, l2=1e-2, target=PY)
     assert mlp.weight_norm(decayed) < 0.8 * mlp.weight_norm(plain)
 
 
@@ -75,7 +75,7 @@ def test_learning_curves_fall_for_every_optimizer():
     pytest.importorskip("sklearn")
     optimizers = {"SGD": rt.SGD(lr=0.1), "Momentum": rt.Momentum(lr=0.05), "RMSprop": rt.RMSprop(lr=0.01),
                   "AdaGrad": rt.AdaGrad(lr=0.1), "Adam": rt.Adam(lr=0.01), "SGD lr=100": rt.SGD(lr=100.0)}
-    curves = mlp.learning_curves(optimizers, epochs=10, target=CPU)
+    curves = mlp.learning_curves(optimizers, epochs=10, target=PY)
     for name in list(optimizers)[:-1]:
         assert len(curves[name]) == 10 and curves[name][-1] < 0.7 * curves[name][0], name
     assert curves["SGD lr=100"] is None          # it diverged, and the others ran on
@@ -87,7 +87,7 @@ def test_gradients_vanish_through_sigmoid_layers_but_not_with_relu_he_batch_norm
     def ratio(**kw):
         """The second hidden layer's gradient norm over the last hidden layer's (1 = no vanishing;
         the first layer, 2 -> 32, is not a skip connection)."""
-        norms = mlp.layer_gradient_norms(mlp.deep_mlp(depth=10, target=CPU, **kw), x, y)
+        norms = mlp.layer_gradient_norms(mlp.deep_mlp(depth=10, target=PY, **kw), x, y)
         assert norms.shape == (11,) and np.all(np.isfinite(norms))
         return norms[1] / norms[-2]
 
