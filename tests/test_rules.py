@@ -11,9 +11,11 @@ JVP along a random direction with the reverse-mode gradient. It also compares th
 and the value returned with the gradient, with NumPy running f itself.
 
 Targets: every row runs on target="python" (compiled in milliseconds), over scalars, vectors,
-matrices and broadcast pairs. Every row runs on Numba (target="cpu") too, where each compile takes
-most of a second: scalar rows and one or more array rows per rule in the default run, the rows that
-repeat a rule on more shapes marked slow (`row(..., numba=False)`).
+matrices and broadcast pairs, with all the checks above. Every row runs on Numba (target="cpu")
+too, where each compile takes most of a second: there the value and the gradient Numba computes
+must be the Python target's (the same generated source, checked there), one compile per row;
+scalar rows and one or more array rows per rule in the default run, the rows that repeat a rule on
+more shapes marked slow (`row(..., numba=False)`).
 
 Inputs are drawn where each rule is smooth (positive for log and sqrt, |x| < 1 for arcsin, away
 from the kinks of abs, maximum, clip and where). The tests at the end check exactly the rules whose
@@ -96,17 +98,25 @@ def inputs(expr: str, args: dict):
 
 
 def check(expr: str, args: dict, target: str) -> None:
-    """check_grad over every float input of the row, and the compiled value against NumPy's."""
+    """On the Python target: check_grad over every float input of the row (reverse mode against
+    central differences, forward mode against reverse mode), and the value against NumPy's. On
+    Numba: that the compiled value and gradient are the Python target's (the same generated
+    source, checked there), which compiles one function per row instead of three."""
     values, w = inputs(expr, args)
     f = define(", ".join([*args, "w"]), f"np.sum(({expr}) * w)")
     fn = ct.differentiable(f, target=target)
     argnums = tuple(i for i, v in enumerate(values) if is_float(v))
-    report = ct.check_grad(fn, *values, w, argnums=argnums)
-    assert len(report) == len(argnums)
     expected = f(*values, w)
-    np.testing.assert_allclose(fn(*values, w), expected, rtol=1e-10, atol=1e-12)
-    value, _ = ct.value_and_grad(fn, argnums)(*values, w)
+    value, grads = ct.value_and_grad(fn, argnums)(*values, w)
     np.testing.assert_allclose(value, expected, rtol=1e-10, atol=1e-12)
+    if target == "python":
+        report = ct.check_grad(fn, *values, w, argnums=argnums)
+        assert len(report) == len(argnums)
+        np.testing.assert_allclose(fn(*values, w), expected, rtol=1e-10, atol=1e-12)
+        return
+    _, reference = ct.value_and_grad(ct.differentiable(f, target="python"), argnums)(*values, w)
+    for g, r in zip(grads, reference):
+        np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
 
 
 # --- table rows -----------------------------------------------------------------------------
