@@ -62,15 +62,13 @@ def renice(pids=None) -> None:
     between sessions, whatever the niceness of the processes inside them)."""
     if NICE is None:
         return
-    try:
+    with contextlib.suppress(OSError, IndexError):      # no autogroup to change here
         with open("/proc/self/autogroup") as f:
             before = f.read().split()[-1]
         with open("/proc/self/autogroup", "w") as f:
             f.write(str(NICE))
         if before != str(NICE):
             atexit.register(lambda: open("/proc/self/autogroup", "w").write(before))     # the session's own again
-    except (OSError, IndexError):
-        pass
     if pids is None:
         children: dict = {}
         for entry in os.listdir("/proc"):

@@ -87,10 +87,8 @@ def symforce_generate(name: str, out_dir: str):
     """SymForce's generated Numba function for the value and Jacobians, and its source."""
     import importlib.util
     import symforce
-    try:                            # SymForce's advice before code generation (once per process)
+    with contextlib.suppress(symforce.AlreadyUsedEpsilon):     # SymForce's advice before code generation (once per process)
         symforce.set_epsilon_to_symbol()
-    except symforce.AlreadyUsedEpsilon:
-        pass
     from symforce import codegen
     fn, types = rb.symforce_functions()[name]
     cg = codegen.Codegen.function(func=fn, input_types=types, config=codegen.PythonConfig(use_numba=True),
@@ -330,10 +328,8 @@ def machine() -> str:
         with contextlib.suppress(ImportError):
             versions.append(f"{mod} {__import__(mod).__version__}")
     cpu = platform.processor() or platform.machine()
-    try:
+    with contextlib.suppress(OSError, AttributeError):      # not Linux: the platform's name
         cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text()).group(1).strip()
-    except (OSError, AttributeError):
-        pass
     cores = "all cores" if "--all-cores" in sys.argv else "one core per tool"
     return (f"Machine: {cpu}, {os.cpu_count()} cores ({cores}), "
             f"Python {platform.python_version()}; " + ", ".join(versions))

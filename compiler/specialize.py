@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from dataclasses import dataclass, replace
 
@@ -150,13 +150,11 @@ def load_or_compile(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, ta
     hit = loader.index_lookup(fp)
     if hit is not None:
         name, py_path, path = hit
-        try:
+        with suppress(loader.LinkError):    # a unit it calls is missing from the cache: generated again below
             python_run = getattr(loader.load(Path(py_path).read_text(), name), name)
             src = Path(path).read_text()
             run = python_run if path == py_path else getattr(loader.load(src, name), name)
             return Compiled(run, python_run, src, None, path, None, None, rebuild=again, watch=watch, **checks)
-        except loader.LinkError:
-            pass            # a unit it calls is missing from the cache: generated again below
     compiled = replace(again(), watch=watch, **checks)
     loader.index_store(fp, compiled.python_run.__name__, compiled.python_run.__code__.co_filename, compiled.path)
     return compiled

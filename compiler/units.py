@@ -68,8 +68,7 @@ class Linker:
 
     # --- the frontend's question at each call ---------------------------------------------------
     def __call__(self, lw, node, pyfunc, args):
-        if not all(isinstance(a, Sym) and isinstance(a.type, Type) and a.type.kind is not None
-                   and not (a.is_const and a.const_value() is None) for a in args):
+        if not all(isinstance(a, Sym) and isinstance(a.type, Type) and not (a.is_const and a.const_value() is None) for a in args):
             return None                       # tuples, dicts and None are bound at the call
         recursive = any(k.func is pyfunc for k in self.lowering) or pyfunc in lw.call_stack \
             or _calls_itself(pyfunc)
@@ -162,7 +161,9 @@ class Linker:
         return transformed_result(key, self.result_of)
 
     def recursive(self, key) -> bool:
-        return any(key in c for c in self.cycles.values())
+        """Whether the function of `key` (whatever its transformations) is in a recursion."""
+        root = key.root
+        return any(root in c for c in self.cycles.values())
 
     def split_calls(self, fn, outputs, wrt) -> None:
         """Reverse mode with residuals: each active call to a unit that is not recursive becomes
@@ -230,17 +231,11 @@ class Linker:
         body, ret = fn.body[:-1], fn.body[-1]
         k = next((i for i, st in enumerate(body) if st.role == "adjoint"), len(body))
         fwd_body, bwd_body = body[:k], body[k:]
-        defined = []
-        for st in walk(fwd_body):
-            for name in (getattr(st, "target", None) if not isinstance(st, SetItem) else None,
-                         getattr(st, "tape", None) if isinstance(st, TapeNew) else None,
-                         getattr(st, "counter", None)):
-                if isinstance(name, str) and name not in defined:
-                    defined.append(name)
+        defined = _assigned(fwd_body, loop_vars=False)
         read = _reads(bwd_body) | {v.name for v in _returned(ret.values[1]) if isinstance(v, Var)}
         out_bar = fn.params[-1]
-        assigned = _assigned(bwd_body)
-        top = _assigned(fwd_body, nested=False)
+        assigned = set(_assigned(bwd_body))
+        top = set(_assigned(fwd_body, nested=False, loop_vars=False))      # assigned on every path
         # read by the adjoint sweep before it assigns them (a value popped off a tape is not)
         residuals = [n for n in defined if n in read and n not in parent.params and n != out_bar
                      and (n not in assigned or n in top)]
@@ -303,7 +298,7 @@ class Linker:
             if key in seen:
                 continue
             seen.add(key)
-            if self.recursive(key if not key.chain else UnitKey(key.func, key.specs)):
+            if self.recursive(key):
                 return True
             fn = self.ir(key)
             if fn is not None:
@@ -441,23 +436,20 @@ def _fresh(base: str, taken: set) -> str:
 
 
 def _names_in(fn) -> set:
-    names = set(fn.params) | set(fn.types)
-    for s in walk(fn.body):
-        t = getattr(s, "target", None) or getattr(s, "tape", None)
-        if isinstance(t, str):
-            names.add(t)
-    return names
+    return set(fn.params) | set(fn.types) | set(_assigned(fn.body))
 
 
-def _assigned(stmts, nested: bool = True) -> set:
-    out = set()
+def _assigned(stmts, nested: bool = True, loop_vars: bool = True) -> list:
+    """The names the statements assign (targets, trip counters, new tapes, and loop variables
+    unless `loop_vars` is False), in order; with `nested` False only the block's own statements."""
+    out: dict = {}
     for st in (walk(stmts) if nested else stmts):
         for name in (getattr(st, "target", None) if not isinstance(st, SetItem) else None,
-                     getattr(st, "counter", None), getattr(st, "var", None),
+                     getattr(st, "counter", None), getattr(st, "var", None) if loop_vars else None,
                      st.tape if isinstance(st, TapeNew) else None):
             if isinstance(name, str):
-                out.add(name)
-    return out
+                out.setdefault(name)
+    return list(out)
 
 
 def _reads(stmts) -> set:
@@ -469,8 +461,6 @@ def _reads(stmts) -> set:
         t = getattr(st, "tape", None)
         if isinstance(t, str) and not isinstance(st, TapeNew):
             out.add(t)
-        if hasattr(st, "cond_body"):
-            out.update(v.name for s2 in walk(st.cond_body) for v in operands(s2) if isinstance(v, Var))
     return out
 
 

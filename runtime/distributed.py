@@ -49,7 +49,7 @@ from .metrics import accuracy, prepare_targets
 from .model import Model
 from .optimizers import Newton
 from .params import ParamBuffer
-from .training import EarlyStopping, _as_inputs, _n_outputs, _progress_bar, _save, evaluate, split
+from .training import EarlyStopping, _as_inputs, _n_outputs, _progress_bar, _save, close_epoch, split
 
 REDUCTIONS = ("auto", "collective", "object_store")
 BLOCK_SECONDS = 0.25        # a worker runs this long of steps per call: fewer round trips, a live progress bar
@@ -147,12 +147,10 @@ class _Worker:
     def close(self) -> None:
         """Leave the collective group (a peer killed inside it would abort this process) and exit."""
         if self.world > 1:
-            try:
+            with contextlib.suppress(Exception):     # exiting anyway
                 from ray.util import collective
                 if collective.is_group_initialized(self.group):
                     collective.destroy_collective_group(self.group)
-            except Exception:  # noqa: BLE001 - exiting anyway
-                pass
         import ray
         ray.actor.exit_actor()
 
@@ -526,23 +524,7 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
             record = {"epoch": epoch + 1, "loss": total / n}
             if has_acc:
                 record["accuracy"] = float(sum(correct)) / n
-            if val is not None:
-                record.update({f"val_{k}": v for k, v in evaluate(model, *val).items()})
-            history.append(record)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"}, refresh=False)
-            stop = False
-            if early_stopping is not None:
-                value = record[early_stopping.monitor]
-                sign = 1.0 if "loss" in early_stopping.monitor else -1.0
-                if best is None or sign * (best[0] - value) > early_stopping.min_delta:
-                    best = (value, epoch, model.params.data.copy(), {k: v.copy() for k, v in model.state.items()})
-                    waited = 0
-                else:
-                    waited += 1
-                    stop = waited >= early_stopping.patience
-            if stop:
-                history.stopped = (f"early stopping: {early_stopping.monitor} did not improve for "
-                                   f"{early_stopping.patience} epochs after epoch {best[1] + 1}")
+            best, waited, stop = close_epoch(model, record, val, history, bar, early_stopping, best, waited, epoch)
             last = epoch + 1 == epochs or stop
             if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or last):
                 from .checkpoint import save_checkpoint

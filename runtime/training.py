@@ -158,23 +158,7 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
             record = {"epoch": epoch + 1, "loss": total / n}
             if have_acc:
                 record["accuracy"] = correct / n
-            if val is not None:
-                record.update({f"val_{k}": v for k, v in evaluate(model, *val).items()})
-            history.append(record)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"}, refresh=False)
-            stop = False
-            if early_stopping is not None:
-                value = record[early_stopping.monitor]
-                sign = 1.0 if "loss" in early_stopping.monitor else -1.0
-                if best is None or sign * (best[0] - value) > early_stopping.min_delta:
-                    best = (value, epoch, model.params.data.copy(), {k: v.copy() for k, v in model.state.items()})
-                    waited = 0
-                else:
-                    waited += 1
-                    stop = waited >= early_stopping.patience
-            if stop:
-                history.stopped = (f"early stopping: {early_stopping.monitor} did not improve for "
-                                   f"{early_stopping.patience} epochs after epoch {best[1] + 1}")
+            best, waited, stop = close_epoch(model, record, val, history, bar, early_stopping, best, waited, epoch)
             last = epoch + 1 == epochs or stop
             if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or last):
                 _save(save_checkpoint, checkpoint, model, optimizer, rng, history, epoch + 1, best)
@@ -187,6 +171,29 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
         for k, v in best[3].items():
             model.state[k][...] = v
     return history
+
+
+def close_epoch(model, record: dict, val, history, bar, early_stopping, best, waited: int, epoch: int) -> tuple:
+    """The end of an epoch, in fit and in its Ray version: validation, the history and the progress
+    bar, and early stopping. Returns (best, waited, stop); best is (value, epoch, params, state)."""
+    if val is not None:
+        record.update({f"val_{k}": v for k, v in evaluate(model, *val).items()})
+    history.append(record)
+    bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"}, refresh=False)
+    stop = False
+    if early_stopping is not None:
+        value = record[early_stopping.monitor]
+        sign = 1.0 if "loss" in early_stopping.monitor else -1.0
+        if best is None or sign * (best[0] - value) > early_stopping.min_delta:
+            best = (value, epoch, model.params.data.copy(), {k: v.copy() for k, v in model.state.items()})
+            waited = 0
+        else:
+            waited += 1
+            stop = waited >= early_stopping.patience
+    if stop:
+        history.stopped = (f"early stopping: {early_stopping.monitor} did not improve for "
+                           f"{early_stopping.patience} epochs after epoch {best[1] + 1}")
+    return best, waited, stop
 
 
 def _save(save_checkpoint, path, model, optimizer, rng, history, epoch, best):

@@ -37,6 +37,7 @@ directory) before failing.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -142,10 +143,8 @@ def decision_margin(prog: pg.Program, args) -> float:
     ns["_m"] = monitor = pg.LenientMonitor()
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
+        with contextlib.suppress(Exception):      # the program's own error: the margins seen so far count
             ns["f"](*numpy_args(copies(args)))
-        except Exception:  # noqa: BLE001
-            pass
     return monitor.margin
 
 

@@ -9,7 +9,7 @@ from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, 
                         TapeNew, Push, Pop, walk)
 from ..ir.types import Type
 from ..rules import table
-from ..rules.table import HELPERS  # noqa: F401  (also imported from here: the support functions generated code calls)
+from ..rules.table import HELPERS
 from ..rules.indexing import index_text
 from . import fusion
 

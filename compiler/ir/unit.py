@@ -18,6 +18,11 @@ class UnitKey:
         return f"<{self.describe()}>"
 
     @property
+    def root(self) -> "UnitKey":
+        """The function itself, before any transformation."""
+        return UnitKey(self.func, self.specs)
+
+    @property
     def parent(self) -> "UnitKey":
         return UnitKey(self.func, self.specs, self.chain[:-1])
 

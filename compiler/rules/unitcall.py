@@ -24,16 +24,10 @@ def _call_vjp(b, g, out, args, active, p):
     if not any(mask):
         return [None] * len(args)
     vkey = key.vjp(mask)
-    result = transformed_result(vkey, lambda k: out.type if k == key else _result_of(k))
-    bars = b.op("call", *args, g, unit=vkey, result=result)
-    contribs, k = [], 0
-    for m in mask:
-        if not m:
-            contribs.append(None)
-            continue
-        contribs.append(bars if not isinstance(result, TupleType) else b.op("tuple_getitem", bars, i=k))
-        k += 1
-    return contribs
+    # calls in lowered code are to functions themselves, whose VJP types need only their
+    # parameters and result
+    result = transformed_result(vkey, lambda k: out.type)
+    return _adjoints(b, b.op("call", *args, g, unit=vkey, result=result), mask, active)
 
 
 def _value_vjp(b, g, out, args, active, p):
@@ -41,22 +35,22 @@ def _value_vjp(b, g, out, args, active, p):
     reads what the forward sweep kept instead of computing it again."""
     key = p["unit"]
     res, call_args = args[0], args[1:]
-    mask = key.chain[-1][1]
-    grads = p["grads"]
-    bars = b.op("call", *call_args, res, g, unit=key, result=grads)
-    contribs, k = [None], 0
-    for m, flag in zip(mask, active[1:]):
+    bars = b.op("call", *call_args, res, g, unit=key, result=p["grads"])
+    return [None] + _adjoints(b, bars, key.chain[-1][1], active[1:])
+
+
+def _adjoints(b, bars, mask, active) -> list:
+    """One contribution per argument from what a VJP or adjoint sweep returned (the adjoints of
+    the arguments `mask` selects: one value, or a tuple), for the active ones."""
+    contribs, k = [], 0
+    for m, flag in zip(mask, active):
         if not m:
             contribs.append(None)
             continue
-        item = bars if not isinstance(grads, TupleType) else b.op("tuple_getitem", bars, i=k)
+        item = bars if not isinstance(bars.type, TupleType) else b.op("tuple_getitem", bars, i=k)
         contribs.append(item if flag else None)
         k += 1
     return contribs
-
-
-def _result_of(key):
-    raise AssertionError(f"the result type of {key.describe()} is needed before it is known")
 
 
 prim("call", _call_type, _call_emit, vjp=_call_vjp,
