@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "workloads"))
 from harness import Case, Impl, max_relative_difference, median_time, peak_memory_mib  # noqa: E402
 
-WORKLOADS = ["gmm", "dlstm", "mlp", "while_loop"]
+WORKLOADS = ["gmm", "dlstm", "mlp", "while_loop", "gmm_scratch", "springs"]
 TOLERANCE = 1e-8
 COMPETITORS = ["jax", "torch", "autograd"]
 

@@ -424,13 +424,15 @@ def _transform_of(obj):
                     "ct.jacfwd, ct.jacrev, ct.hessian or a pullback")
 
 
-def source(obj, *example_args, units: bool = True, inline: bool = False) -> str:
+def source(obj, *example_args, units: bool = True, inline: bool = False, loops: bool = True) -> str:
     """The generated Python source of a compiled function. Pass example arguments, or call the
     function once first: the source depends on the argument types.
 
     The functions it calls are compiled separately (units), and their modules follow its own,
     callees first (units=False leaves them out). inline=True shows instead the whole computation
-    as one flat function, every call inlined (for reading; it is not what runs)."""
+    as one flat function, every call inlined (for reading; it is not what runs). On the CPU
+    target, runs of elementwise statements run as loop nests; loops=False shows them as the
+    NumPy statements they were made from (what the Python target runs)."""
     t = _transform_of(obj)
     if not isinstance(t, _Transform):       # a vmap or an elementwise kernel: its own module
         if example_args:
@@ -446,10 +448,10 @@ def source(obj, *example_args, units: bool = True, inline: bool = False) -> str:
                            hint="call it once, or pass example arguments: ct.source(f, *args)")
     else:
         compiled, (specs, argnums) = t.last, t.last_signature or (None, None)
-    if inline and specs is not None:
-        return sp.compile_transform(t.pyfunc, specs, t.mode, argnums, t.has_aux, t.target,
-                                    compiled.boundscheck if compiled.boundscheck is not None else True,
-                                    inline=True).source
+    if (inline or not loops) and specs is not None:
+        compiled = sp.compile_transform(t.pyfunc, specs, t.mode, argnums, t.has_aux, t.target,
+                                        compiled.boundscheck if compiled.boundscheck is not None else True,
+                                        inline=inline, loops=loops)
     text = compiled.source
     if units:
         for description, unit_source in compiled.details().units or ():

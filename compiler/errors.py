@@ -34,3 +34,9 @@ class CompileError(Error):
 class BoundsError(Error, IndexError):
     """An index out of range in compiled code (primal or adjoint), found on any call: an IndexError
     at the user's line. Raised unless bounds checking is turned off (ct.config.boundscheck)."""
+
+
+class ShapeAssumption(Exception):
+    """Raised by compiled loop nests on entry when the arguments' shapes are not the ones the
+    nests were written for (an axis of length 1 that broadcasts against a longer one). The caller
+    then runs code made without that assumption; a user never sees it."""

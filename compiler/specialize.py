@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import CompileError, BoundsError
+from .errors import CompileError, BoundsError, ShapeAssumption
 from .ir.types import Type, FLOAT, INT, BOOL
 from .ir.nodes import Assign, Var, walk
 from .config import VERSION, config
@@ -120,6 +120,7 @@ class Compiled:
     boundscheck: bool | None = None   # the ct.config.boundscheck `run` was compiled with (None: plain Python)
     twin: object = None      # () -> the same code compiled with the other boundscheck setting
     units: list = None       # (description, Python source) of each separately compiled unit it calls
+    general: object = None   # () -> the same code without loop nests, for shapes the nests do not assume
 
     def details(self) -> "Compiled":
         """This, with the IR and line maps (loaded-from-index code regenerates them on demand)."""
@@ -131,22 +132,29 @@ class Compiled:
 
 
 def load_or_compile(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str,
-                    boundscheck: bool | None = None) -> Compiled:
+                    boundscheck: bool | None = None, loops: bool = True) -> Compiled:
     """Compiled code for one signature: from the cache index when this exact function, signature
     and compiler were seen before, otherwise generated now and recorded in the index. Indices are
-    checked as ct.config.boundscheck says, unless `boundscheck` is given."""
+    checked as ct.config.boundscheck says, unless `boundscheck` is given. Elementwise code runs
+    as loop nests on the CPU target unless `loops` is False (the general code those nests fall
+    back to, compiled the first time a call needs it)."""
     if boundscheck is None:
         boundscheck = config.boundscheck
     if target != "python":
         checks = dict(boundscheck=boundscheck,
-                      twin=lambda: load_or_compile(pyfunc, specs, mode, wrt_args, has_aux, target, not boundscheck))
+                      twin=lambda: load_or_compile(pyfunc, specs, mode, wrt_args, has_aux, target, not boundscheck,
+                                                   loops),
+                      general=lambda: load_or_compile(pyfunc, specs, mode, wrt_args, has_aux, target, boundscheck,
+                                                      False))
     else:
         checks = {}
     watch = live.Watch(pyfunc)          # before generating: the definitions the code is made from
     fp = fingerprint.of(pyfunc, specs, mode, wrt_args, has_aux, target, digest=watch.digest)
     if not boundscheck and target != "python":
         fp += "-nobounds"       # its source differs (the decorator), so its index entry does too
-    again = lambda: compile_transform(pyfunc, specs, mode, wrt_args, has_aux, target, boundscheck)
+    if not loops and target != "python":
+        fp += "-general"
+    again = lambda: compile_transform(pyfunc, specs, mode, wrt_args, has_aux, target, boundscheck, loops=loops)
     hit = loader.index_lookup(fp)
     if hit is not None:
         name, py_path, path = hit
@@ -165,14 +173,15 @@ def _display_name(pyfunc) -> str:
 
 
 def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str,
-                      boundscheck: bool = True, inline: bool = False) -> Compiled:
+                      boundscheck: bool = True, inline: bool = False, loops: bool = True) -> Compiled:
     """Generate and load the code of one transformation. Calls to user functions become calls to
     separately compiled units (compiler/units.py), except where the cost model inlines them, or
-    everywhere with `inline` (one flat function, as ct.source(..., inline=True) shows)."""
-    linker = None if inline or mode.startswith(("symbolic ", "auto ")) else Linker()
+    everywhere with `inline` (one flat function, as ct.source(..., inline=True) shows). With
+    `loops`, the CPU target prints runs of elementwise statements as loop nests (backends/loops.py)."""
+    linker = None if inline or mode.startswith(("symbolic ", "auto ")) else Linker(loops=loops)
     fn, out_fn, driver = transform_ir(pyfunc, specs, mode, wrt_args, has_aux, linker)
     if driver is not None:
-        return _load_driver(pyfunc, fn, mode, driver, target, boundscheck, linker)
+        return _load_driver(pyfunc, fn, mode, driver, target, boundscheck, linker, loops)
     header = _header(pyfunc, fn, mode)
     if mode in ("grad", "vjp"):
         out_fn = group_tapes(out_fn)
@@ -185,7 +194,7 @@ def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, 
         return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, locmap, units=units)
     links = linker.link([out_fn], "cpu", boundscheck) if linker else []
     src, nb_locmap = module_source([out_fn], "cpu", header, boundscheck, links,
-                                   cache=not (linker and linker.reaches_recursion([out_fn])))
+                                   cache=not (linker and linker.reaches_recursion([out_fn])), loops=loops)
     module = loader.load(src, out_fn.name)
     units = linker.unit_sources("cpu", boundscheck) if linker else []
     return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn, locmap,
@@ -298,7 +307,8 @@ def _check_scalar_output(fn, result, what: str) -> None:
                            fn.body[-1].loc, hint="reduce it (np.sum, np.mean), or use ct.jacfwd / ct.jacrev")
 
 
-def _load_driver(pyfunc, fn, mode: str, driver, target: str, boundscheck: bool = True, linker=None) -> Compiled:
+def _load_driver(pyfunc, fn, mode: str, driver, target: str, boundscheck: bool = True, linker=None,
+                 loops: bool = True) -> Compiled:
     """The module of a Jacobian or Hessian: the derivative it loops over, then the driver loop."""
     header = _header(pyfunc, fn, mode)
     inner = driver.functions[-1]
@@ -306,7 +316,7 @@ def _load_driver(pyfunc, fn, mode: str, driver, target: str, boundscheck: bool =
     def module(kind):
         links = linker.link(driver.functions, kind, boundscheck) if linker else []
         cache = not (linker and linker.reaches_recursion(driver.functions))
-        src, locmap = module_source(driver.functions, kind, header, boundscheck, links, cache)
+        src, locmap = module_source(driver.functions, kind, header, boundscheck, links, cache, loops=loops)
         return src + "\n\n" + driver.text(njit_decorator(boundscheck, cache=cache) if kind == "cpu" else ""), locmap
 
     src_py, locmap = module("python")
@@ -356,6 +366,9 @@ def call_checked(compiled: Compiled, leaves_, first: bool):
             with numba_opt_level(compiled.llvm_opt):
                 return compiled.run(*leaves_)
         return compiled.run(*leaves_)
+    except ShapeAssumption:
+        general, first = _general(compiled, first)
+        return call_checked(general, leaves_, first)
     except Exception as e:  # noqa: BLE001 - re-raised with the user's line where it can be found
         _locate(compiled, leaves_)
         raise_compile_failure(compiled, e)
@@ -369,6 +382,16 @@ def _current_setting(compiled: Compiled, first: bool) -> tuple:
         compiled.twin = compiled.twin()
         return compiled.twin, True
     return compiled.twin, first
+
+
+def _general(compiled: Compiled, first: bool) -> tuple:
+    """The code without loop nests, for arguments whose shapes the nests do not assume (an axis of
+    length 1 that broadcasts), made the first time such a call comes, and whether this is its
+    first call."""
+    if not isinstance(compiled.general, Compiled):
+        compiled.general = compiled.general()
+        return compiled.general, True
+    return compiled.general, first
 
 
 def numpy_scalars(leaves_) -> list:

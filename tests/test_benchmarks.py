@@ -23,7 +23,8 @@ def tiny_rows(tmp_path_factory):
 
 def test_every_workload_runs_and_every_tool_agrees(tiny_rows):
     rows, _ = tiny_rows
-    assert {r.workload for r in rows} >= {"GMM", "D-LSTM", "MLP step", "while loop"}
+    assert {r.workload for r in rows} >= {"GMM", "D-LSTM", "MLP step", "while loop", "GMM scratch",
+                                         "springs"}
     for r in rows:
         if r.error:
             assert not r.tool.startswith("cotangent") and r.error.startswith("not installed"), (r.tool, r.error)

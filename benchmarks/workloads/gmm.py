@@ -108,6 +108,30 @@ def _shape_of(name: str) -> tuple[int, int, int]:
     return int(folder.removesuffix("k")) * 1000, int(d), int(K)
 
 
+def cotangent_callables(fn, name: str, params: tuple, data: tuple, module: str = "gmm") -> tuple:
+    """(prepare, objective, cold-start snippet) of cotangent's gradient of one GMM formulation
+    `fn`, defined in benchmarks/workloads/<module>.py, on the problem `name`."""
+    def prepare():
+        import cotangent as ct
+        g = ct.value_and_grad(fn, argnums=ARGNUMS)
+
+        def run():
+            v, grads = g(*params, *data)
+            return float(v), list(grads)
+        return run
+
+    def objective():
+        import cotangent as ct
+        f = ct.differentiable(fn)
+        return lambda: f(*params, *data)
+    snippet = (f"import sys; sys.path.insert(0, 'benchmarks/workloads'); import {module} as g; "
+               f"import cotangent as ct; p = g._inputs({name!r}); "
+               f"c = g.wishart_constant(p['d'], p['gamma'], p['m']); "
+               f"ct.value_and_grad(g.{fn.__name__}, argnums=(0, 1, 2))(p['alphas'], p['means'], "
+               f"p['icf'], p['x'], float(p['gamma']), float(p['m']), c)")
+    return prepare, objective, snippet
+
+
 def _case(name: str) -> Case:
     name = _available(name)
     p = _inputs(name)
@@ -118,25 +142,7 @@ def _case(name: str) -> Case:
     n = p["x"].shape[0]
 
     def cotangent(fn):
-        def prepare():
-            import cotangent as ct
-            g = ct.value_and_grad(fn, argnums=ARGNUMS)
-
-            def run():
-                v, grads = g(*params, *data)
-                return float(v), list(grads)
-            return run
-
-        def objective():
-            import cotangent as ct
-            f = ct.differentiable(fn)
-            return lambda: f(*params, *data)
-        snippet = (f"import sys; sys.path.insert(0, 'benchmarks/workloads'); import gmm; "
-                   f"import cotangent as ct; p = gmm._inputs({name!r}); "
-                   f"c = gmm.wishart_constant(p['d'], p['gamma'], p['m']); "
-                   f"ct.value_and_grad(gmm.{fn.__name__}, argnums=(0, 1, 2))(p['alphas'], p['means'], "
-                   f"p['icf'], p['x'], float(p['gamma']), float(p['m']), c)")
-        return prepare, objective, snippet
+        return cotangent_callables(fn, name, params, data)
 
     def jax_prepare():
         import jax

@@ -84,9 +84,10 @@ def _one_call(text: str) -> bool:
     return False
 
 
-def plan(fn: Function, emit) -> set:
+def plan(fn: Function, emit, exclude=frozenset()) -> set:
     """The ids of the Assign statements to print inside their single use. `emit(stmt)` gives the
-    right-hand side a statement prints as (to recognize ufunc calls)."""
+    right-hand side a statement prints as (to recognize ufunc calls). Statements in `exclude`
+    (printed in a loop nest) are neither folded nor folded into."""
     counts: dict = {}
     _uses(fn.body, counts)
     folded: set = set()
@@ -98,8 +99,8 @@ def plan(fn: Function, emit) -> set:
                         (s.body,) if isinstance(s, For) else
                         (s.cond_body, s.body) if isinstance(s, While) else ()):
                 block(blk)
-            if not (isinstance(s, Assign) and _is_temp(fn, s.target) and counts.get(s.target) == 1
-                    and fusable(fn, s, emit)):
+            if not (isinstance(s, Assign) and id(s) not in exclude and _is_temp(fn, s.target)
+                    and counts.get(s.target) == 1 and fusable(fn, s, emit)):
                 continue
             text_reads = set()
             for n in _vars(s.args):
@@ -107,7 +108,7 @@ def plan(fn: Function, emit) -> set:
             for j in range(i + 1, len(stmts)):
                 t = stmts[j]
                 if isinstance(t, Assign) and s.target in set(_vars(t.args)):
-                    if fusable(fn, t, emit):
+                    if id(t) not in exclude and fusable(fn, t, emit):
                         folded.add(id(s))
                         reads[s.target] = text_reads
                     break

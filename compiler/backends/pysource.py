@@ -128,9 +128,20 @@ def _comment(s, previous) -> str:
 def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=statement_code):
     """Rows of (indent, code, comment, loc) for a block; nested blocks are indented. `code` prints
     one simple statement (the CUDA backend passes its own) and returns None for a statement printed
-    inside a later one, whose comment then goes to the next line printed."""
+    inside a later one, whose comment then goes to the next line printed. Statements that a loop
+    plan (`code.loops`, backends/loops.py) puts in a nest print as that nest, at its first one."""
     carried = ""
+    plan = getattr(code, "loops", None)
     for s in stmts:
+        if plan is not None and id(s) in plan.members:
+            nest = plan.first.get(id(s))
+            if nest is not None:
+                nest_rows, previous = plan.rows(nest, depth, _comment, value_text, previous)
+                if carried and nest_rows and not nest_rows[0][2]:
+                    nest_rows[0] = (nest_rows[0][0], nest_rows[0][1], carried, nest_rows[0][3])
+                carried = ""
+                rows.extend(nest_rows)
+            continue
         comment = _comment(s, previous) or carried
         carried = ""
         previous = (s.loc.filename, s.loc.line, s.role) if s.loc else previous
@@ -180,9 +191,11 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
     return rows
 
 
-def _fusing_printer(fn: Function):
-    """statement_code that prints the temporaries fusion.plan picks inside their use."""
-    folded = fusion.plan(fn, lambda s: statement_code(fn, s).split(" = ", 1)[1])
+def _fusing_printer(fn: Function, plan=None):
+    """statement_code that prints the temporaries fusion.plan picks inside their use, and the loop
+    nests of `plan` (a loops.LoopPlan) where there is one."""
+    members = plan.members if plan is not None else frozenset()
+    folded = fusion.plan(fn, lambda s: statement_code(fn, s).split(" = ", 1)[1], exclude=members)
     inline: dict = {}
     unpacked: dict = {}             # a tuple popped off a shared tape -> the names it holds, in order
     for s in walk(fn.body):
@@ -199,20 +212,42 @@ def _fusing_printer(fn: Function):
             inline[s.target] = text.split(" = ", 1)[1]
             return None
         return text
+    code.loops = plan
     return code
 
 
-def function_source(fn: Function, decorator: str = "", code=statement_code) -> tuple[list, dict]:
-    """Lines of one function and a map from line index (0-based) to the statement's location."""
+def _entry_check(plan) -> list:
+    """Rows that check, before anything runs, the equal lengths the loop nests assume."""
+    pairs = plan.assumptions if plan is not None else []
+    if not pairs:
+        return []
+    tests = [f"{a} != {b}" for a, b in pairs]
+    if len(tests) == 1:
+        rows = [(1, f"if {tests[0]}:", "# lengths the loops below assume equal", None)]
+    else:
+        rows = [(1, f"if ({tests[0]}", "# lengths the loops below assume equal", None)]
+        rows += [(3, f"or {t}", "", None) for t in tests[1:-1]]
+        rows += [(3, f"or {tests[-1]}):", "", None)]
+    return rows + [(2, 'raise ShapeAssumption("an axis of length 1 broadcasts: run the general code")', "", None)]
+
+
+def function_source(fn: Function, decorator: str = "", code=statement_code,
+                    loops: bool = False) -> tuple[list, dict]:
+    """Lines of one function and a map from line index (0-based) to the statement's location.
+    With `loops`, runs of elementwise array statements print as loop nests (backends/loops.py)."""
     lines = []
     if decorator:
         lines.append(decorator)
     lines.append(f"def {fn.name}({', '.join(fn.params)}):")
     if fn.doc:
         lines.append(f'    """{fn.doc}"""')
+    plan = None
     if code is statement_code:
-        code = _fusing_printer(fn)
-    rows = _block(fn, fn.body, 1, [], code=code)
+        if loops:
+            from .loops import LoopPlan
+            plan = LoopPlan(fn)
+        code = _fusing_printer(fn, plan)
+    rows = _block(fn, fn.body, 1, _entry_check(plan), code=code)
     locmap = {}
     width = min(max((4 * d + len(c) for d, c, _, _ in rows), default=0), 4 + COMMENT_COLUMN)
     for depth, code, comment, loc in rows:
@@ -225,9 +260,10 @@ def function_source(fn: Function, decorator: str = "", code=statement_code) -> t
 
 
 def module_source(functions: list, target: str, header: str, boundscheck: bool = True,
-                  links: list = (), cache: bool = True) -> tuple[str, dict]:
+                  links: list = (), cache: bool = True, loops: bool = False) -> tuple[str, dict]:
     """A whole module: imports, the separately compiled units it calls (`links`: lines binding
-    their names, from compiler/units.py), then each function decorated for the target."""
+    their names, from compiler/units.py), then each function decorated for the target; with
+    `loops` (the CPU target), elementwise runs as loop nests."""
     lines = [f"# {line}" for line in header.splitlines()]
     lines += ["import numpy as np"]
     if target == "cpu":
@@ -235,12 +271,14 @@ def module_source(functions: list, target: str, header: str, boundscheck: bool =
     bodies, locmap = [], {}
     for fn in functions:
         decorator = njit_decorator(boundscheck, cache=cache) if target == "cpu" else ""
-        fl, fmap = function_source(fn, decorator)
+        fl, fmap = function_source(fn, decorator, loops=loops and target == "cpu")
         bodies.append((fl, fmap))
     text_so_far = "\n".join(b for fl, _ in bodies for b in fl)
     used = [h for h in HELPERS if re.search(rf"(?<![\w.]){h}\(", text_so_far)]
     if used:
         lines.append(f"from cotangent.backends.support import {', '.join(used)}")
+    if "raise ShapeAssumption(" in text_so_far:
+        lines.append("from cotangent.errors import ShapeAssumption")
     if links:
         lines += ["from cotangent.backends.loader import linked", "", "# separately compiled functions this module calls"]
         lines += list(links)

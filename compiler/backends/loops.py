@@ -1,0 +1,396 @@
+"""Runs of elementwise array statements printed as one loop nest, for Numba.
+
+Numba compiles a NumPy array operation by typing and compiling the overload of that operation for
+those operand types: about a tenth of a second each, and a gradient has hundreds. A plain loop over
+numbers compiles in a fraction of that, runs in one pass, and needs no temporary array between
+statements. So where the symbolic shapes (ir/shapes.py) show that consecutive statements work on
+arrays of one shape (the loop's domain), they become one nest:
+
+    t9 = np.exp(s)                      for i0 in range(z.shape[0]):
+    t10 = np.sum(t9, axis=1, ...)   ->      for i1 in range(z.shape[1]):
+                                                s[i0, i1] = z[i0, i1] - t7[i0, 0]
+                                                t9 = np.exp(s[i0, i1])
+                                                t10[i0, 0] += t9
+
+A statement joins the nest when it is elementwise (operators, NumPy functions, where, maximum),
+fills an array like another (`np.ones_like`), sums over axes of the domain (`np.sum`, and
+`unbroadcast`, which sums an adjoint back to its operand's shape), or copies. An operand of lower
+rank is read at the loop indices its dimensions share with the domain (`b1[i1]`) and at 0 along its
+axes of length 1. Matrix products, indexing, calls and everything else stay as they are.
+
+A value used only inside its nest is a number there, never an array (`t9` above); one used after
+the nest is stored in an array made before it. A sum's result is complete only after the nest, so
+a statement that reads it starts a new nest. Loops carry the user's names and the comment of each
+statement's source line, so the nest reads like the statements it replaces."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir.nodes import Assign, Function, Pop, For, Var, Const, walk, operands, blocks
+from ..ir.primitives import PRIMITIVES
+from ..ir.shapes import Shapes, SAME_SHAPE
+from ..ir.types import Type, FLOAT, INT, BOOL
+
+FILLS = {"zeros_like": "0", "ones_like": "1", "empty_like": "0"}
+COPIES = {"alias", "copy", "stop_gradient"}
+DTYPES = {FLOAT: "", INT: ", np.int64", BOOL: ", np.bool_"}
+
+
+@dataclass
+class Step:
+    """One statement inside a nest: its domain, how each operand is indexed, how its result is
+    written (None: elementwise at the loop indices; a tuple: summed into those indices)."""
+    stmt: Assign
+    domain: tuple
+    reads: dict                     # operand name -> index text tuple (() for numbers)
+    summed: tuple | None = None     # result index for a sum; () for a sum to a number
+
+    @property
+    def reduction(self) -> str:
+        """How the values of the domain combine into the result: "sum", "max" or "min"."""
+        return self.stmt.op if self.stmt.op in ("max", "min") else "sum"
+
+
+@dataclass
+class Nest:
+    steps: list = field(default_factory=list)
+    stored: set = field(default_factory=set)      # targets kept as arrays after the nest
+    renamed: dict = field(default_factory=dict)   # target -> the new array's name (old value read in the nest)
+    extents: list = field(default_factory=list)   # loop extent text per domain axis
+
+
+class LoopPlan:
+    """Which statements of a function print as loop nests, and how."""
+
+    def __init__(self, fn: Function):
+        self.fn = fn
+        self.shapes = Shapes(fn)
+        self.first: dict = {}           # id(first statement) -> Nest
+        self.members: set = set()       # ids of every statement in a nest
+        self._index_names()
+        self._count_uses()
+        self._plan(fn.body)
+
+    @property
+    def assumptions(self) -> list:
+        """(text, text) pairs of parameter dimensions the nests assume equal, without repeats."""
+        if not self.first:
+            return []
+        seen, out = set(), []
+        for a, b, _ in self.shapes.assumptions:
+            key = tuple(sorted((a, b)))
+            if key not in seen:
+                seen.add(key)
+                out.append((a, b))
+        return out
+
+    # --- analysis ---
+    def _index_names(self):
+        taken = set(self.fn.types) | set(self.fn.params)
+        for s in walk(self.fn.body):
+            for name in (getattr(s, "target", None), getattr(s, "var", None), getattr(s, "counter", None)):
+                if isinstance(name, str):
+                    taken.add(name)
+        self.taken = taken
+        self.index = []
+        k = 0
+        while len(self.index) < 8:
+            name = f"i{k}"
+            if name not in taken:
+                self.index.append(name)
+            k += 1
+
+    def _count_uses(self):
+        self.readers: dict = {}         # name -> ids of statements reading it
+        self.writers: dict = {}         # name -> ids of statements assigning it
+        for s in walk(self.fn.body):
+            for v in _names(operands(s)):
+                self.readers.setdefault(v, set()).add(id(s))
+            if isinstance(s, (Assign, Pop)):
+                self.writers.setdefault(s.target, set()).add(id(s))
+            if isinstance(s, For):
+                self.writers.setdefault(s.var, set()).add(id(s))
+
+    def here(self, domain) -> tuple:
+        """The index of an element of the domain: a loop variable per axis, 0 on axes of length 1
+        (which get no loop)."""
+        return tuple("0" if d.one else self.index[k] for k, d in enumerate(domain))
+
+    def _indices(self, dims, domain):
+        """The index of an operand with dimensions `dims` inside a nest over `domain`, or None
+        when some dimension is neither one of the domain's at that axis nor the literal 1."""
+        if dims is None or len(dims) > len(domain):
+            return None
+        offset = len(domain) - len(dims)
+        here = self.here(domain)
+        out = []
+        for k, d in enumerate(dims):
+            d = d.find()
+            if d is domain[offset + k]:
+                out.append(here[offset + k])
+            elif d.one:
+                out.append("0")
+            else:
+                return None
+        return tuple(out)
+
+    def _step(self, s) -> Step | None:
+        fn = self.fn
+        if not isinstance(s, Assign) or s.target in self.shapes.poisoned:
+            return None
+        t = fn.types.get(s.target)
+        if not isinstance(t, Type):
+            return None
+        op = s.op
+        prim = PRIMITIVES.get(op)
+        if op in ("sum", "unbroadcast", "max", "min"):
+            x = s.args[0]
+            xt = fn.types.get(x.name) if isinstance(x, Var) else None
+            if not isinstance(xt, Type) or xt.rank == 0 or xt.kind != FLOAT:
+                return None
+            domain = self.shapes.value(x)
+            if domain is None or len(domain) > len(self.index):
+                return None
+            if op != "unbroadcast":
+                axis, keep = s.param("axis"), s.param("keepdims", False)
+                if axis is None:
+                    summed = ("0",) * len(domain) if keep else ()
+                elif isinstance(axis, int):
+                    axis %= len(domain)
+                    here = self.here(domain)
+                    summed = tuple("0" if k == axis else here[k] for k in range(len(domain))
+                                   if keep or k != axis)
+                else:
+                    return None
+            else:
+                like = self.shapes.value(s.args[1])
+                if like is None or t.rank == 0:
+                    return None
+                summed = self._indices(like, domain)
+                if summed is None:
+                    return None
+                if len(like) == len(domain) and summed == self.here(domain):
+                    summed = None            # the same shape: a copy
+            return Step(s, domain, {x.name: self.here(domain)}, summed)
+        if t.rank == 0 or t.kind not in DTYPES:
+            return None
+        if not ((prim is not None and prim.broadcasting) or op in SAME_SHAPE):
+            return None
+        domain = self.shapes.of(s.target)
+        if domain is None or len(domain) > len(self.index):
+            return None
+        args = s.args[:1] if op in FILLS else s.args
+        reads = {}
+        for a in args:
+            if isinstance(a, Const):
+                continue
+            at = fn.types.get(a.name)
+            if not isinstance(at, Type):
+                return None
+            if at.rank == 0:
+                reads[a.name] = ()
+                continue
+            idx = self._indices(self.shapes.value(a), domain)
+            if idx is None:
+                return None
+            reads[a.name] = idx
+        if op == "full_like" and reads.get(getattr(s.args[1], "name", None), ()) != ():
+            return None
+        return Step(s, domain, reads)
+
+    def _plan(self, stmts):
+        nest, assigned, summed_targets, live_in = None, set(), set(), set()
+        for s in stmts:
+            for blk in blocks(s):
+                self._plan(blk)
+            step = self._step(s)
+            joins = nest is not None and step is not None and Shapes.same(step.domain, nest.steps[0].domain)
+            if joins:
+                reads = set(step.reads)
+                target = step.stmt.target
+                if reads & summed_targets or target in summed_targets:
+                    joins = False
+                elif step.summed is not None and (target in assigned or target in live_in):
+                    joins = False
+            if not joins:
+                if nest is not None:
+                    self._close(nest)
+                nest, assigned, summed_targets, live_in = None, set(), set(), set()
+                if step is None:
+                    continue
+                nest = Nest()
+            nest.steps.append(step)
+            live_in |= {n for n in step.reads if n not in assigned}
+            if step.summed is not None:
+                summed_targets.add(step.stmt.target)
+            assigned.add(step.stmt.target)
+        if nest is not None:
+            self._close(nest)
+
+    def _close(self, nest: Nest):
+        if all(st.stmt.op in COPIES or st.stmt.op in FILLS or st.stmt.op == "full_like"
+               or (st.stmt.op == "unbroadcast" and st.summed is None) for st in nest.steps):
+            return                      # np.zeros_like(x) and x.copy() read better, and run as fast
+        ids = {id(st.stmt) for st in nest.steps}
+        assigned = []
+        live_in = set()
+        for st in nest.steps:
+            live_in |= {n for n in st.reads if n not in assigned}
+            if st.stmt.target not in assigned:
+                assigned.append(st.stmt.target)
+        for name in assigned:
+            inside_only = self.readers.get(name, set()) <= ids and self.writers.get(name, set()) <= ids
+            step = next(st for st in nest.steps if st.stmt.target == name)
+            if step.summed is not None or not inside_only:
+                nest.stored.add(name)
+            if name in live_in and name in nest.stored:
+                nest.renamed[name] = self._fresh(f"{name}_new")
+        domain = nest.steps[0].domain
+        for axis in range(len(domain)):
+            nest.extents.append(self._extent(nest, axis, ids))
+        self.first[id(nest.steps[0].stmt)] = nest
+        self.members |= ids
+
+    def _fresh(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.taken:
+            k += 1
+            name = f"{base}{k}"
+        self.taken.add(name)
+        return name
+
+    def _extent(self, nest: Nest, axis: int, ids: set) -> str:
+        """How many trips the loop over one domain axis makes, read off an operand defined before
+        the nest whose dimension is that axis'."""
+        d = nest.steps[0].domain[axis]
+        if d.one:
+            return "1"
+        assigned = set()
+        for st in nest.steps:
+            for name, idx in st.reads.items():
+                if name in assigned or not idx:
+                    continue
+                dims = self.shapes.of(name)
+                offset = len(nest.steps[0].domain) - len(dims)
+                k = axis - offset
+                if 0 <= k < len(dims) and dims[k] is d:
+                    return f"{name}.shape[{k}]"
+            if st.stmt.op in FILLS or st.stmt.op == "full_like":
+                name = st.stmt.args[0].name
+                dims = self.shapes.of(name)
+                if name not in assigned and dims is not None and dims[axis] is d:
+                    return f"{name}.shape[{axis}]"
+            assigned.add(st.stmt.target)
+        raise AssertionError("a loop nest without an operand of its shape")
+
+    # --- printing ---
+    def rows(self, nest: Nest, depth: int, comment, value_text, previous) -> tuple[list, object]:
+        """Rows (indent, code, comment, loc) of one nest, and the comment state after it."""
+        fn = self.fn
+        rows = []
+        domain = nest.steps[0].domain
+        shape = f"({', '.join(nest.extents)},)" if len(nest.extents) == 1 else f"({', '.join(nest.extents)})"
+        first_comment = comment(nest.steps[0].stmt, previous)
+        made = set()
+        for st in nest.steps:
+            name = st.stmt.target
+            if name not in nest.stored or name in made:
+                continue
+            made.add(name)
+            array = nest.renamed.get(name, name)
+            t = fn.types[name]
+            if st.summed is not None:
+                start = {"sum": "0.0", "max": "-np.inf", "min": "np.inf"}[st.reduction]
+                if st.summed == ():
+                    rows.append((depth, f"{array} = {start}", "", None))
+                elif st.reduction == "sum":
+                    rows.append((depth, f"{array} = np.zeros({self._summed_shape(st, nest)})", "", None))
+                else:
+                    rows.append((depth, f"{array} = np.full({self._summed_shape(st, nest)}, {start})", "", None))
+            else:
+                rows.append((depth, f"{array} = np.empty({shape}{DTYPES[t.kind]})", "", None))
+        if rows:
+            rows[0] = (rows[0][0], rows[0][1], first_comment, nest.steps[0].stmt.loc)
+            first_comment = ""
+        loops = [(self.index[axis], extent) for axis, extent in enumerate(nest.extents) if not domain[axis].one]
+        for k, (var, extent) in enumerate(loops):
+            rows.append((depth + k, f"for {var} in range({extent}):",
+                         first_comment if k == 0 else "", nest.steps[0].stmt.loc if k == 0 else None))
+        inner = depth + len(loops)
+        current: dict = {}              # name -> how the nest reads it now
+        prev = previous
+        for k, st in enumerate(nest.steps):
+            s = st.stmt
+            text = comment(s, prev) if k else ""
+            prev = (s.loc.filename, s.loc.line, s.role) if s.loc else prev
+
+            def read(a, st=st):
+                if isinstance(a, Const):
+                    text = value_text(a)
+                    return f"({text})" if text.startswith("-") else text
+                if a.name in current:
+                    return current[a.name]
+                idx = st.reads.get(a.name, ())
+                return f"{a.name}[{', '.join(idx)}]" if idx else a.name
+            if st.summed is not None or s.op == "unbroadcast":
+                value = read(s.args[0])
+            elif s.op in FILLS:
+                value = _fill(FILLS[s.op], fn.types[s.target].kind)
+            elif s.op == "full_like":
+                value = read(s.args[1])
+            elif s.op in COPIES:
+                value = read(s.args[0])
+            elif s.op in ("maximum", "minimum"):      # NumPy's nan rule, which max() and min() lack
+                value = f"np.{s.op}({read(s.args[0])}, {read(s.args[1])})"
+            else:
+                prim = PRIMITIVES[s.op]
+                texts = [read(a) for a in s.args]
+                types = [_scalar_type(fn, a) for a in s.args]
+                value = prim.emit(texts, dict(s.params), types)
+            name = s.target
+            array = nest.renamed.get(name, name)
+            here = ", ".join(self.here(domain))
+            if st.summed is not None:
+                target = f"{array}[{', '.join(st.summed)}]" if st.summed else array
+                if st.reduction == "sum":
+                    rows.append((inner, f"{target} += {value}", text, s.loc))
+                else:                    # NumPy's: a nan anywhere makes the result nan
+                    rows.append((inner, f"{target} = np.{st.reduction}imum({target}, {value})", text, s.loc))
+            elif name in nest.stored:
+                rows.append((inner, f"{array}[{here}] = {value}", text, s.loc))
+                current[name] = f"{array}[{here}]"
+            else:
+                rows.append((inner, f"{name} = {value}", text, s.loc))
+                current[name] = name
+        for name, array in nest.renamed.items():
+            rows.append((depth, f"{name} = {array}", "", None))
+        return rows, prev
+
+    def _summed_shape(self, st: Step, nest: Nest) -> str:
+        parts = []
+        for idx in st.summed:
+            parts.append("1" if idx == "0" else nest.extents[self.index.index(idx)])
+        if not parts:
+            return "()"
+        return f"({', '.join(parts)},)" if len(parts) == 1 else f"({', '.join(parts)})"
+
+
+def _names(values):
+    for v in values:
+        if isinstance(v, Var):
+            yield v.name
+        elif isinstance(v, tuple):
+            yield from _names(v)
+
+
+def _fill(value: str, kind: str) -> str:
+    return {FLOAT: f"{value}.0", INT: value, BOOL: "True" if value == "1" else "False"}[kind]
+
+
+def _scalar_type(fn: Function, a):
+    if isinstance(a, Var):
+        t = fn.types[a.name]
+        return Type(t.kind, 0)
+    from ..ir.builder import const_type
+    return const_type(a.value)
+

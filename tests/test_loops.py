@@ -1,0 +1,117 @@
+"""Loop nests on the CPU target (backends/loops.py) and the symbolic shapes they rest on
+(ir/shapes.py): runs of elementwise statements, the sums and maxima over their domain, and the
+adjoints that sum back over broadcast axes print as one nest; values and gradients equal the
+Python target's (NumPy code, checked against central differences by the rule and program tests);
+an argument whose axis of length 1 broadcasts runs the general code instead."""
+import copy
+
+import numpy as np
+import pytest
+
+import cotangent as ct
+from cotangent.backends.pysource import module_source
+from cotangent.ir.shapes import Shapes
+from cotangent.specialize import spec_of, transform_ir
+
+RNG = np.random.default_rng(11)
+
+
+def mlp(W1, b1, W2, b2, X, Y):
+    h = np.maximum(X @ W1 + b1, 0.0)
+    z = h @ W2 + b2
+    s = z - ct.stop_gradient(np.max(z, axis=1, keepdims=True))
+    logp = s - np.log(np.sum(np.exp(s), axis=1, keepdims=True))
+    return -np.sum(Y * logp) / X.shape[0]
+
+
+def reductions(x, v):
+    a = np.sum(np.tanh(x) * v, axis=0)              # a sum over the leading axis
+    b = np.min(x * x, axis=1)                       # a minimum over the trailing axis
+    c = np.max(x, axis=0, keepdims=True)
+    y = x * 2.0
+    y = y + np.sin(x) * c                           # a name assigned twice, read before
+    return np.sum(a * a) + np.sum(b) + np.sum(y ** 2) / 3.0
+
+
+def stepped(p, x):
+    for _ in range(3):                              # nests inside a loop body, taped for the adjoint
+        x = np.tanh(x * p + 0.5) - 0.1 * x
+    return np.sum(x * x)
+
+
+def _sizes(n, i, h, o):
+    return [RNG.standard_normal(s) for s in [(i, h), (h,), (h, o), (o,), (n, i)]] + \
+        [np.eye(o)[RNG.integers(0, o, n)]]
+
+
+def _source(f, args, mode="grad", wrt=(0,)):
+    specs = [spec_of(a, "x") for a in args]
+    _, out, _ = transform_ir(f, specs, mode, wrt, False)
+    return module_source([out], "cpu", "test", loops=True)[0]
+
+
+def _compare(f, args, argnums):
+    fast = ct.value_and_grad(f, argnums=argnums)(*args)
+    slow = ct.value_and_grad(ct.differentiable(f, target="python"), argnums=argnums)(*args)
+    np.testing.assert_allclose(fast[0], slow[0], rtol=1e-12, atol=1e-12)
+    for a, b in zip(fast[1] if isinstance(fast[1], tuple) else (fast[1],),
+                    slow[1] if isinstance(slow[1], tuple) else (slow[1],)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_mlp_source_is_loops_and_matrix_products():
+    src = _source(mlp, _sizes(5, 3, 4, 2), wrt=(0, 1, 2, 3))
+    code = "\n".join(line.split("#")[0] for line in src.splitlines())
+    assert "unbroadcast(" not in code and "np.exp(s)" not in code and "np.sum(" not in code
+    assert code.count(" @ ") == 5                   # the matrix products stay BLAS calls
+    assert "for i0 in range(t1.shape[0]):" in src
+    assert "b1_bar[i1] += " in src                  # the bias adjoint summed in the nest
+    assert "raise ShapeAssumption(" in src and "W1.shape[1] != b1.shape[0]" in src
+    assert src == _source(mlp, _sizes(5, 3, 4, 2), wrt=(0, 1, 2, 3))      # deterministic
+
+
+@pytest.mark.parametrize("n, i, h, o", [(5, 3, 4, 2), (1, 2, 1, 3)])
+def test_mlp_matches_python_target(n, i, h, o):
+    _compare(mlp, _sizes(n, i, h, o), (0, 1, 2, 3))
+
+
+def test_axis_of_length_one_runs_the_general_code():
+    args = _sizes(6, 3, 4, 2)
+    args[1] = args[1][:1]                           # b1 of length 1 broadcasts over the hidden units
+    _compare(mlp, args, (0, 1, 2, 3))
+    _compare(mlp, _sizes(6, 3, 4, 2), (0, 1, 2, 3))     # and the nests again for other shapes
+
+
+def test_mismatched_shapes_raise_numpy_error():
+    args = _sizes(6, 3, 4, 2)
+    args[1] = args[1][:3]                           # neither the hidden size nor 1
+    with pytest.raises(ct.CompileError, match="could not be broadcast"):
+        ct.value_and_grad(mlp, argnums=(0, 1, 2, 3))(*args)
+
+
+def test_reductions_and_reassignment():
+    x, v = RNG.standard_normal((4, 3)), RNG.standard_normal(3)
+    src = _source(reductions, [x, v], wrt=(0, 1))
+    assert "np.minimum(" in src and "np.maximum(" in src and "_new = np.empty(" in src
+    _compare(reductions, [x, v], (0, 1))
+    x[1, 2] = np.nan                                # NumPy's maxima and minima propagate nan
+    fast = ct.value_and_grad(reductions)(x, v)
+    slow = ct.value_and_grad(ct.differentiable(reductions, target="python"))(x, v)
+    assert np.isnan(fast[0]) and np.isnan(slow[0])
+
+
+def test_nests_in_loop_bodies():
+    p, x = RNG.standard_normal(5), RNG.standard_normal((2, 5))
+    src = _source(stepped, [p, x], wrt=(0, 1))
+    assert src.count("for i0 in range(") >= 2
+    _compare(stepped, [p, x], (0, 1))
+
+
+def test_shapes_unify_parameter_dimensions():
+    args = _sizes(5, 3, 4, 2)
+    specs = [spec_of(a, "x") for a in args]
+    fn, _, _ = transform_ir(mlp, specs, "primal", (), False)
+    shapes = Shapes(copy.deepcopy(fn))
+    z = shapes.of("z")
+    assert z[0] is shapes.of("X")[0] and z[1] is shapes.of("b2")[0]
+    assert ("W2.shape[1]", "b2.shape[0]") in [(a, b) for a, b, _ in shapes.assumptions]
