@@ -47,7 +47,7 @@ def _sizes(n, i, h, o):
 def _source(f, args, mode="grad", wrt=(0,)):
     specs = [spec_of(a, "x") for a in args]
     _, out, _ = transform_ir(f, specs, mode, wrt, False)
-    return module_source([out], "cpu", "test", loops=True)[0]
+    return module_source([out], "cpu", "test", loops=True, kernels=True)[0]
 
 
 def _compare(f, args, argnums):
@@ -63,7 +63,7 @@ def test_mlp_source_is_loops_and_matrix_products():
     src = _source(mlp, _sizes(5, 3, 4, 2), wrt=(0, 1, 2, 3))
     code = "\n".join(line.split("#")[0] for line in src.splitlines())
     assert "unbroadcast(" not in code and "np.exp(s)" not in code and "np.sum(" not in code
-    assert code.count(" @ ") == 5                   # the matrix products stay BLAS calls
+    assert code.count("matmul(") == 5 and " @ " not in code     # BLAS calls, through the cached kernel
     assert "for i0 in range(t1.shape[0]):" in src
     assert "b1_bar[i1] += " in src                  # the bias adjoint summed in the nest
     assert "raise ShapeAssumption(" in src and "W1.shape[1] != b1.shape[0]" in src
@@ -92,7 +92,7 @@ def test_mismatched_shapes_raise_numpy_error():
 def test_reductions_and_reassignment():
     x, v = RNG.standard_normal((4, 3)), RNG.standard_normal(3)
     src = _source(reductions, [x, v], wrt=(0, 1))
-    assert "np.minimum(" in src and "np.maximum(" in src and "_new = np.empty(" in src
+    assert "np.minimum(" in src and "np.maximum(" in src and "_new = empty(" in src
     _compare(reductions, [x, v], (0, 1))
     x[1, 2] = np.nan                                # NumPy's maxima and minima propagate nan
     fast = ct.value_and_grad(reductions)(x, v)
@@ -115,3 +115,22 @@ def test_shapes_unify_parameter_dimensions():
     z = shapes.of("z")
     assert z[0] is shapes.of("X")[0] and z[1] is shapes.of("b2")[0]
     assert ("W2.shape[1]", "b2.shape[0]") in [(a, b) for a, b, _ in shapes.assumptions]
+
+
+def layer_loss(W, b, X):
+    return np.sum(np.tanh(X @ W + b) ** 2)
+
+
+def test_kernels_where_numba_caches_their_callers(monkeypatch):
+    """Outside NUMBA_OPT=0 (the tests' setting) matrix products and the nests' arrays are calls to
+    the cached kernels; the code computes what the Python target computes."""
+    monkeypatch.setenv("NUMBA_OPT", "3")
+    W, b, X = RNG.standard_normal((3, 4)), RNG.standard_normal(4), RNG.standard_normal((5, 3))
+    src = ct.source(ct.grad(layer_loss, argnums=(0, 1)), W, b, X)
+    assert "from cotangent.backends.kernels import" in src and "matmul(X, W)" in src
+    _compare(layer_loss, [W, b, X], (0, 1))
+    monkeypatch.setenv("NUMBA_OPT", "0")               # NumPy calls, so that Numba caches the function
+    specs = [spec_of(a, "x") for a in (W, b, X)]
+    _, out, _ = transform_ir(layer_loss, specs, "grad", (0, 1), False)
+    src = module_source([out], "cpu", "test", loops=True)[0]
+    assert "matmul(" not in src and "X @ W" in src and "np.empty((" in src

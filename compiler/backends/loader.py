@@ -445,6 +445,13 @@ def _numba_classes():
     return _CLASSES
 
 
+def links_cacheable() -> bool:
+    """Whether Numba can cache on disk a function that calls another compiled function. Not at
+    NUMBA_OPT=0: without LLVM's optimizer the callee's Python-wrapper addresses stay in the
+    linked module, and Numba refuses to cache code holding addresses (its "dynamic globals")."""
+    return os.environ.get("NUMBA_OPT", "").strip() != "0"
+
+
 @contextmanager
 def numba_opt_level(level: int):
     """LLVM's optimization level for the Numba compiles made inside (a NUMBA_OPT set by the user wins).

@@ -65,6 +65,7 @@ class LoopPlan:
     def __init__(self, fn: Function):
         self.fn = fn
         self.shapes = Shapes(fn)
+        self.kernels = True             # allocate through backends/kernels.py (else NumPy calls)
         self.first: dict = {}           # id(first statement) -> Nest
         self.members: set = set()       # ids of every statement in a nest
         self._index_names()
@@ -180,6 +181,11 @@ class LoopPlan:
         if domain is None or len(domain) > len(self.index):
             return None
         args = s.args[:1] if op in FILLS else s.args
+        if op in FILLS or op == "full_like":
+            like = self.shapes.value(s.args[0])      # an array, or a shape tuple: only its shape is read
+            if not Shapes.same(like, domain):
+                return None
+            args = s.args[1:]
         reads = {}
         for a in args:
             if isinstance(a, Const):
@@ -277,9 +283,10 @@ class LoopPlan:
                     return f"{name}.shape[{k}]"
             if st.stmt.op in FILLS or st.stmt.op == "full_like":
                 name = st.stmt.args[0].name
-                dims = self.shapes.of(name)
+                dims = self.shapes.value(st.stmt.args[0])
                 if name not in assigned and dims is not None and dims[axis] is d:
-                    return f"{name}.shape[{axis}]"
+                    shape_tuple = not isinstance(self.fn.types.get(name), Type)
+                    return f"{name}[{axis}]" if shape_tuple else f"{name}.shape[{axis}]"
             assigned.add(st.stmt.target)
         raise AssertionError("a loop nest without an operand of its shape")
 
@@ -291,6 +298,7 @@ class LoopPlan:
         domain = nest.steps[0].domain
         shape = f"({', '.join(nest.extents)},)" if len(nest.extents) == 1 else f"({', '.join(nest.extents)})"
         first_comment = comment(nest.steps[0].stmt, previous)
+        lib = "" if self.kernels else "np."
         made = set()
         for st in nest.steps:
             name = st.stmt.target
@@ -304,9 +312,11 @@ class LoopPlan:
                 if st.summed == ():
                     rows.append((depth, f"{array} = {start}", "", None))
                 elif st.reduction == "sum":
-                    rows.append((depth, f"{array} = np.zeros({self._summed_shape(st, nest)})", "", None))
+                    rows.append((depth, f"{array} = {lib}zeros({self._summed_shape(st, nest)})", "", None))
                 else:
-                    rows.append((depth, f"{array} = np.full({self._summed_shape(st, nest)}, {start})", "", None))
+                    rows.append((depth, f"{array} = {lib}full({self._summed_shape(st, nest)}, {start})", "", None))
+            elif t.kind == FLOAT:
+                rows.append((depth, f"{array} = {lib}empty({shape})", "", None))
             else:
                 rows.append((depth, f"{array} = np.empty({shape}{DTYPES[t.kind]})", "", None))
         if rows:

@@ -7,9 +7,9 @@ import re
 
 from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, While, Break, Continue,
                         TapeNew, Push, Pop, walk)
-from ..ir.types import Type
+from ..ir.types import Type, FLOAT
 from ..rules import table
-from ..rules.table import HELPERS
+from ..rules.table import HELPERS, KERNELS
 from ..rules.indexing import index_text
 from . import fusion
 
@@ -191,7 +191,7 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
     return rows
 
 
-def _fusing_printer(fn: Function, plan=None):
+def _fusing_printer(fn: Function, plan=None, kernels: bool = True):
     """statement_code that prints the temporaries fusion.plan picks inside their use, and the loop
     nests of `plan` (a loops.LoopPlan) where there is one."""
     members = plan.members if plan is not None else frozenset()
@@ -203,6 +203,10 @@ def _fusing_printer(fn: Function, plan=None):
             unpacked.setdefault(s.args[0].name, []).append(s.target)
 
     def code(fn_, s):
+        if plan is not None and kernels and isinstance(s, Assign):
+            kernel = _kernel_call(fn_, s)
+            if kernel is not None:
+                return kernel
         if isinstance(s, Pop) and s.target in unpacked:
             return f"{', '.join(unpacked[s.target])} = {s.tape}.pop()"
         if isinstance(s, Assign) and s.op == "tuple_getitem" and s.role == "tape":
@@ -213,7 +217,20 @@ def _fusing_printer(fn: Function, plan=None):
             return None
         return text
     code.loops = plan
+    if plan is not None:
+        plan.kernels = kernels
     return code
+
+
+def _kernel_call(fn: Function, s: Assign) -> str | None:
+    """A matrix product or a float array constructor as a call to its cached kernel
+    (backends/kernels.py), in code with loop nests: compiled once per machine, not per function."""
+    if s.op == "matmul" and all(isinstance(a, Var) for a in s.args):
+        return f"{s.target} = matmul({s.args[0].name}, {s.args[1].name})"
+    if s.op in ("zeros", "empty") and not s.param("dtype") and fn.types[s.target].kind == FLOAT:
+        dims = [value_text(a) for a in s.args]
+        return f"{s.target} = {s.op}(({', '.join(dims)}{',' if len(dims) == 1 else ''}))"
+    return None
 
 
 def _entry_check(plan) -> list:
@@ -232,9 +249,10 @@ def _entry_check(plan) -> list:
 
 
 def function_source(fn: Function, decorator: str = "", code=statement_code,
-                    loops: bool = False) -> tuple[list, dict]:
+                    loops: bool = False, kernels: bool = True) -> tuple[list, dict]:
     """Lines of one function and a map from line index (0-based) to the statement's location.
-    With `loops`, runs of elementwise array statements print as loop nests (backends/loops.py)."""
+    With `loops`, runs of elementwise array statements print as loop nests (backends/loops.py),
+    and with `kernels` their matrix products and arrays are calls to backends/kernels.py."""
     lines = []
     if decorator:
         lines.append(decorator)
@@ -246,7 +264,7 @@ def function_source(fn: Function, decorator: str = "", code=statement_code,
         if loops:
             from .loops import LoopPlan
             plan = LoopPlan(fn)
-        code = _fusing_printer(fn, plan)
+        code = _fusing_printer(fn, plan, kernels)
     rows = _block(fn, fn.body, 1, _entry_check(plan), code=code)
     locmap = {}
     width = min(max((4 * d + len(c) for d, c, _, _ in rows), default=0), 4 + COMMENT_COLUMN)
@@ -260,10 +278,15 @@ def function_source(fn: Function, decorator: str = "", code=statement_code,
 
 
 def module_source(functions: list, target: str, header: str, boundscheck: bool = True,
-                  links: list = (), cache: bool = True, loops: bool = False) -> tuple[str, dict]:
+                  links: list = (), cache: bool = True, loops: bool = False,
+                  kernels: bool | None = None) -> tuple[str, dict]:
     """A whole module: imports, the separately compiled units it calls (`links`: lines binding
     their names, from compiler/units.py), then each function decorated for the target; with
-    `loops` (the CPU target), elementwise runs as loop nests."""
+    `loops` (the CPU target), elementwise runs as loop nests, calling the cached kernels where
+    Numba can cache their callers (`kernels`, by default loader.links_cacheable())."""
+    if kernels is None:
+        from .loader import links_cacheable
+        kernels = links_cacheable()
     lines = [f"# {line}" for line in header.splitlines()]
     lines += ["import numpy as np"]
     if target == "cpu":
@@ -271,12 +294,15 @@ def module_source(functions: list, target: str, header: str, boundscheck: bool =
     bodies, locmap = [], {}
     for fn in functions:
         decorator = njit_decorator(boundscheck, cache=cache) if target == "cpu" else ""
-        fl, fmap = function_source(fn, decorator, loops=loops and target == "cpu")
+        fl, fmap = function_source(fn, decorator, loops=loops and target == "cpu", kernels=kernels)
         bodies.append((fl, fmap))
     text_so_far = "\n".join(b for fl, _ in bodies for b in fl)
     used = [h for h in HELPERS if re.search(rf"(?<![\w.]){h}\(", text_so_far)]
     if used:
         lines.append(f"from cotangent.backends.support import {', '.join(used)}")
+    kernels = [k for k in KERNELS if re.search(rf"(?<![\w.]){k}\(", text_so_far)] if loops else []
+    if kernels:
+        lines.append(f"from cotangent.backends.kernels import {', '.join(kernels)}")
     if "raise ShapeAssumption(" in text_so_far:
         lines.append("from cotangent.errors import ShapeAssumption")
     if links:

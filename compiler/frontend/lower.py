@@ -13,7 +13,7 @@ from ..errors import CompileError
 from ..ir.nodes import Function, Return, Var, SetItem
 from ..ir.types import Type, TupleType
 from ..ir.builder import Builder, NameAllocator, Sym
-from ..rules.table import HELPERS
+from ..rules.table import HELPERS, KERNELS
 from .source import parse_function
 from .resolve import resolve, ModuleRef, FuncRef, UserFunc, UserModule, Unsupported
 from . import calls
@@ -391,14 +391,14 @@ def lower(pyfunc, specs, calls=None) -> tuple[Function, object]:
     (it returns the result) or is inlined (it returns None); without it every call is inlined."""
     parsed, params = _parsed_with_params(pyfunc, len(specs))
     names = NameAllocator(_all_names(parsed.tree))
-    for helper in HELPERS:          # generated code calls these: a user's `mean = ...` becomes mean_1
+    for helper in HELPERS + KERNELS:   # generated code calls these: a user's `mean = ...` becomes mean_1
         names.reserve(helper)
     types: dict = {}
     lowerer = Lowerer(parsed, names, types)
     lowerer.calls = calls
     leaves: list = []
     for p, spec in zip(params, specs):
-        binding = flatten_spec(f"{p}_arg" if p in HELPERS else p, spec, leaves)
+        binding = flatten_spec(f"{p}_arg" if p in HELPERS + KERNELS else p, spec, leaves)
         lowerer.env[p] = binding
     for leaf, ty in leaves:
         names.reserve(leaf)

@@ -12,6 +12,8 @@ PRIMITIVES: dict[str, "Primitive"] = {}
 # frontend keeps these names free of user variables
 HELPERS = ("unbroadcast", "mean", "amax", "amin", "prod", "prod_others", "squeeze", "index_add",
            "diag_embed_like")
+# the cached library calls of loop-nest code (backends/kernels.py), kept free of user names too
+KERNELS = ("matmul", "empty", "zeros", "full")
 
 
 class TypeRuleError(Exception):

@@ -16,7 +16,7 @@ from the parameters (an array made from a number, a slice), nothing is assumed: 
 and whatever depends on it keeps NumPy's general code."""
 from __future__ import annotations
 
-from .nodes import Assign, Function, Pop, Var, walk
+from .nodes import Assign, Function, Pop, Push, Var, walk
 from .primitives import PRIMITIVES
 from .types import Type
 
@@ -66,12 +66,15 @@ class Shapes:
         return None if dims is None else tuple(d.find() for d in dims)
 
     def value(self, v):
-        """The dimensions of an operand: () for numbers and constants, None when unknown."""
+        """The dimensions of an operand: () for numbers and constants, None when unknown. A shape
+        tuple (`x.shape`, also one read back from a tape) gives the dimensions it holds."""
         if not isinstance(v, Var):
             return ()
         t = self.fn.types.get(v.name)
         if isinstance(t, Type) and t.rank == 0:
             return ()
+        if v.name in self.tuples:
+            return tuple(d.find() for d in self.tuples[v.name])
         return self.of(v.name)
 
     @staticmethod
@@ -86,22 +89,102 @@ class Shapes:
     def _infer(self) -> None:
         self.dims: dict = {}
         self.assumptions = []
+        self.lengths: dict = {}              # an int assigned once, from a shape: name -> its Dim
+        self.tuples: dict = {}               # a shape tuple (x.shape): name -> its dimensions
+        self.tapes: dict = {}                # tape -> what each push holds (a tuple per pushed value)
+        self.popped: dict = {}               # a tuple popped off a tape -> what its elements hold
         fn = self.fn
+        writers: dict = {}
+        for s in walk(fn.body):             # (a pop gives back the value pushed: not counted)
+            if isinstance(s, Assign):
+                writers[s.target] = writers.get(s.target, 0) + 1
         for p in fn.params:
             t = fn.types.get(p)
             if isinstance(t, Type) and t.rank > 0:
                 self.dims[p] = tuple(Dim(text=f"{p}.shape[{k}]") for k in range(t.rank))
         for s in walk(fn.body):
+            if isinstance(s, Assign) and writers.get(s.target) == 1:
+                self._lengths(s)
             if isinstance(s, Assign):
                 t = fn.types.get(s.target)
                 if not isinstance(t, Type) or t.rank == 0:
                     continue
                 dims = None if s.target in self.poisoned else self._rule(s, t.rank)
                 self._define(s.target, dims if dims is not None and len(dims) == t.rank else self._fresh(t.rank))
+            elif isinstance(s, Push):
+                self._push(s)
             elif isinstance(s, Pop):
-                t = fn.types.get(s.target)
-                if isinstance(t, Type) and t.rank > 0:
-                    self._define(s.target, self._fresh(t.rank))
+                self._pop(s)
+
+    def _held(self, v):
+        """What a pushed value holds, for the pop that reads it back: array dimensions, a shape
+        tuple ("shape", dims), or None."""
+        if not isinstance(v, Var) or v.name in self.poisoned:
+            return None
+        if v.name in self.tuples:
+            return ("shape", self.tuples[v.name])
+        t = self.fn.types.get(v.name)
+        return self.dims.get(v.name) if isinstance(t, Type) and t.rank > 0 else None
+
+    def _push(self, s: Push) -> None:
+        packed = isinstance(s.value, tuple)
+        held = (packed, tuple(self._held(v) for v in (s.value if packed else (s.value,))))
+        old = self.tapes.get(s.tape)
+        if old is None and s.tape not in self.tapes:
+            self.tapes[s.tape] = held
+        elif old is not None and (old[0] != packed or len(old[1]) != len(held[1]) or
+                                  not all(_same_held(a, b) for a, b in zip(old[1], held[1]))):
+            self.tapes[s.tape] = None            # pushes of different shapes: nothing known
+
+    def _pop(self, s: Pop) -> None:
+        held = self.tapes.get(s.tape)
+        t = self.fn.types.get(s.target)
+        if held is not None and not held[0]:
+            self._restore(s.target, held[1][0])
+        elif held is not None:
+            self.popped[s.target] = held[1]
+        elif isinstance(t, Type) and t.rank > 0:
+            self._define(s.target, self._fresh(t.rank))
+
+    def _restore(self, name: str, held) -> None:
+        t = self.fn.types.get(name)
+        if isinstance(held, tuple) and len(held) == 2 and held[0] == "shape":
+            self.tuples[name] = held[1]
+        elif isinstance(t, Type) and t.rank > 0:
+            self._define(name, held if held is not None and len(held) == t.rank else self._fresh(t.rank))
+
+    def _lengths(self, s: Assign) -> None:
+        """Record the shape tuples and the ints that are lengths of axes (n = x.shape[0])."""
+        if s.op == "shape" and isinstance(s.args[0], Var):
+            x = self._operand(s.args[0])
+            if x is not None:
+                self.tuples[s.target] = x
+        elif s.op == "tuple_getitem" and isinstance(s.args[0], Var) and s.args[0].name in self.tuples:
+            dims = self.tuples[s.args[0].name]
+            i = s.param("i")
+            if isinstance(i, int) and -len(dims) <= i < len(dims):
+                self.lengths[s.target] = dims[i]
+        elif s.op == "dim" and isinstance(s.args[0], Var):
+            x = self._operand(s.args[0])
+            axis = s.param("axis")
+            if x is not None and isinstance(axis, int) and -len(x) <= axis < len(x):
+                self.lengths[s.target] = x[axis]
+        elif s.op == "alias" and isinstance(s.args[0], Var) and s.args[0].name in self.lengths:
+            self.lengths[s.target] = self.lengths[s.args[0].name]
+        if s.op == "tuple_getitem" and isinstance(s.args[0], Var) and s.args[0].name in self.popped:
+            held = self.popped[s.args[0].name]
+            i = s.param("i")
+            if isinstance(i, int) and 0 <= i < len(held) and isinstance(held[i], tuple) \
+                    and len(held[i]) == 2 and held[i][0] == "shape":
+                self.tuples[s.target] = held[i][1]
+
+    def _length(self, v):
+        """The dimension an array size given as `v` makes: a recorded length, 1, or a new one."""
+        if isinstance(v, Var) and v.name in self.lengths:
+            return self.lengths[v.name]
+        if not isinstance(v, Var) and v.value == 1:
+            return ONE
+        return Dim()
 
     def _define(self, name: str, dims: tuple) -> None:
         old = self.dims.get(name)
@@ -145,6 +228,12 @@ class Shapes:
 
     def _rule(self, s: Assign, rank: int):
         op, args = s.op, s.args
+        if op == "tuple_getitem" and isinstance(args[0], Var) and args[0].name in self.popped:
+            held = self.popped[args[0].name]
+            i = s.param("i")
+            if isinstance(i, int) and 0 <= i < len(held) and held[i] is not None and held[i][:1] != ("shape",):
+                return held[i]
+            return None
         prim = PRIMITIVES.get(op)
         if prim is not None and prim.broadcasting:
             return self.broadcast([self._operand(a) for a in args], s.loc)
@@ -171,6 +260,12 @@ class Shapes:
                 return None
             axis %= len(x)
             return x[:axis] + ((ONE,) if keep else ()) + x[axis + 1:]
+        if op in ("zeros", "ones", "empty"):
+            return tuple(self._length(a) for a in args)
+        if op == "full":
+            return tuple(self._length(a) for a in args[:-1])
+        if op == "getitem":
+            return self._getitem(s)
         if op == "expand_dims":
             x = self._operand(args[0])
             axis = s.param("axis")
@@ -179,3 +274,38 @@ class Shapes:
             axis %= len(x) + 1
             return x[:axis] + (ONE,) + x[axis:]
         return None
+
+    def _getitem(self, s: Assign):
+        """x[...]: an integer drops an axis, `:` keeps it, None adds a 1; other slices make new
+        dimensions; an integer-array index, unknown."""
+        x = self._operand(s.args[0])
+        if x is None:
+            return None
+        operands = iter(s.args[1:])
+        out, axis = [], 0
+        for entry in s.param("index"):
+            kind = entry[0]
+            if kind == "newaxis":
+                out.append(ONE)
+                continue
+            if kind == "slice":
+                given = [next(operands) for flag in entry[1:] if flag]
+                if axis >= len(x):
+                    return None
+                out.append(x[axis] if not given else Dim())
+                axis += 1
+                continue
+            operand = next(operands, None)
+            t = self.fn.types.get(operand.name) if isinstance(operand, Var) else None
+            if isinstance(t, Type) and t.rank > 0:
+                return None
+            axis += 1
+        return tuple(out) + tuple(x[axis:])
+
+
+def _same_held(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    if a[:1] == ("shape",) or b[:1] == ("shape",):
+        return a[:1] == b[:1] and Shapes.same(a[1], b[1])
+    return Shapes.same(a, b)

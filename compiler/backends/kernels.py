@@ -1,0 +1,36 @@
+"""The library calls of loop-nest code (backends/loops.py), compiled once per machine.
+
+A NumPy call inside generated code is compiled again for every generated function that makes it:
+Numba types and compiles the overload of `@` or `np.empty` into each caller, about a tenth of a
+second per variant and half a second for a matrix product. Called through these functions instead,
+each variant is compiled once and kept in Numba's cache beside this file, so a new gradient links
+the machine code it already has. They do what NumPy does; the names say which call they stand for."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, error_model="numpy")
+def matmul(a, b):
+    """a @ b (a BLAS call for float arrays)."""
+    return a @ b
+
+
+@njit(cache=True, error_model="numpy")
+def empty(shape):
+    """np.empty(shape): a float array whose every element the nest after it writes."""
+    return np.empty(shape)
+
+
+@njit(cache=True, error_model="numpy")
+def zeros(shape):
+    """np.zeros(shape): a float array a nest sums into."""
+    return np.zeros(shape)
+
+
+@njit(cache=True, error_model="numpy")
+def full(shape, value):
+    """np.full(shape, value): the start of a nest's maximum or minimum (-inf or inf)."""
+    return np.full(shape, value)
+
