@@ -134,3 +134,21 @@ def test_kernels_where_numba_caches_their_callers(monkeypatch):
     _, out, _ = transform_ir(layer_loss, specs, "grad", (0, 1), False)
     src = module_source([out], "cpu", "test", loops=True)[0]
     assert "matmul(" not in src and "X @ W" in src and "np.empty((" in src
+
+
+def sliced(w, x):
+    b = x.shape[0]
+    y = np.tanh(x * w[0:b] + w[b:2 * b])            # slices: lengths checked where a nest reads them
+    out = np.zeros((2, b))
+    out[0, :] = y                                   # an array written into a part of one: a loop
+    out[1] = y * y
+    return np.sum(out * out)
+
+
+def test_slices_and_writes_of_parts():
+    w, x = RNG.standard_normal(8), RNG.standard_normal(4)
+    src = _source(sliced, [w, x], wrt=(0, 1))
+    assert 'raise ShapeAssumption("lengths differ' in src
+    assert "out[0, i0] = y[i0]" in src
+    _compare(sliced, [w, x], (0, 1))
+    _compare(sliced, [RNG.standard_normal(12), RNG.standard_normal(6)], (0, 1))

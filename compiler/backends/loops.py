@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir.nodes import Assign, Function, Pop, For, Var, Const, walk, operands, blocks
+from ..ir.nodes import Assign, Function, Pop, For, SetItem, Var, Const, walk, operands, blocks
 from ..ir.primitives import PRIMITIVES
-from ..ir.shapes import Shapes, SAME_SHAPE
+from ..ir.shapes import Shapes, SAME_SHAPE, ONE as ONE_DIM
 from ..ir.types import Type, FLOAT, INT, BOOL
 
 FILLS = {"zeros_like": "0", "ones_like": "1", "empty_like": "0"}
@@ -68,6 +68,8 @@ class LoopPlan:
         self.kernels = True             # allocate through backends/kernels.py (else NumPy calls)
         self.first: dict = {}           # id(first statement) -> Nest
         self.members: set = set()       # ids of every statement in a nest
+        self.identities: set = set()    # ids of unbroadcasts to the shape they already have
+        self.writes: dict = {}          # id(SetItem of an array into a part of one) -> its loop
         self._index_names()
         self._count_uses()
         self._plan(fn.body)
@@ -147,8 +149,8 @@ class LoopPlan:
         if op in ("sum", "unbroadcast", "max", "min"):
             x = s.args[0]
             xt = fn.types.get(x.name) if isinstance(x, Var) else None
-            if not isinstance(xt, Type) or xt.rank == 0 or xt.kind != FLOAT:
-                return None
+            if not isinstance(xt, Type) or xt.rank == 0 or (xt.kind != FLOAT and op != "sum"):
+                return None                  # (a sum counts bools and adds ints too)
             domain = self.shapes.value(x)
             if domain is None or len(domain) > len(self.index):
                 return None
@@ -172,6 +174,7 @@ class LoopPlan:
                     return None
                 if len(like) == len(domain) and summed == self.here(domain):
                     summed = None            # the same shape: a copy
+                    self.identities.add(id(s))
             return Step(s, domain, {x.name: self.here(domain)}, summed)
         if t.rank == 0 or t.kind not in DTYPES:
             return None
@@ -209,6 +212,8 @@ class LoopPlan:
         for s in stmts:
             for blk in blocks(s):
                 self._plan(blk)
+            if isinstance(s, SetItem):
+                self._write(s)
             step = self._step(s)
             joins = nest is not None and step is not None and Shapes.same(step.domain, nest.steps[0].domain)
             if joins:
@@ -232,6 +237,73 @@ class LoopPlan:
             assigned.add(step.stmt.target)
         if nest is not None:
             self._close(nest)
+
+    def _write(self, s: SetItem) -> None:
+        """x[:, k] = v (or +=) with v an array of the part's shape: one loop over the part, so
+        Numba compiles no array assignment (whose shape-mismatch message alone costs seconds)."""
+        v = s.value
+        vt = self.fn.types.get(v.name) if isinstance(v, Var) else None
+        xt = self.fn.types.get(s.target)
+        if not isinstance(vt, Type) or vt.rank == 0 or not isinstance(xt, Type) or s.target in self.shapes.poisoned:
+            return
+        x, vdims = self.shapes.of(s.target), self.shapes.value(v)
+        if x is None or vdims is None:
+            return
+        part, index, operands, axis = [], [], iter(s.index_args), 0
+        for entry in dict(s.params)["index"]:
+            if entry[0] == "newaxis":
+                part.append(ONE_AXIS)
+                continue
+            if entry[0] == "slice":
+                if any(entry[1:]) or axis >= len(x):
+                    return                   # a slice with bounds: lengths unknown
+                part.append(axis)
+                index.append(None)
+            else:
+                operand = next(operands)
+                ot = self.fn.types.get(operand.name) if isinstance(operand, Var) else None
+                if isinstance(ot, Type) and ot.rank:
+                    return                   # an integer-array index
+                index.append(value_of(operand))
+            axis += 1
+        part += list(range(axis, len(x)))
+        index += [None] * (len(x) - axis)
+        dims = tuple(ONE_DIM if a is ONE_AXIS else x[a] for a in part)
+        if len(vdims) > len(dims):
+            return
+        offset = len(dims) - len(vdims)
+        for k, d in enumerate(vdims):
+            if not (d is dims[offset + k] or d.one):
+                return
+        self.writes[id(s)] = (dims, part, index, vdims)
+
+    def write_rows(self, s: SetItem, depth: int, text: str) -> list:
+        dims, part, index, vdims = self.writes[id(s)]
+        loops, target = [], list(index)
+        here = []
+        for k, a in enumerate(part):
+            if a is ONE_AXIS:
+                here.append("0")
+                continue
+            var = self.index[len(loops)]
+            loops.append((var, f"{s.target}.shape[{a}]"))
+            here.append(var)
+            target[a] = var
+        offset = len(dims) - len(vdims)
+        read = [("0" if d.one else here[offset + k]) for k, d in enumerate(vdims)]
+        tests = [f"{s.value.name}.shape[{k}] != {s.target}.shape[{part[offset + k]}]"
+                 for k, d in enumerate(vdims) if not d.one and d.find().point]
+        rows = []
+        if tests:
+            rows.append((depth, f"if {' or '.join(tests)}:", text, s.loc))
+            rows.append((depth + 1, 'raise ShapeAssumption("lengths differ: run the general code")', "", None))
+            text = ""
+        rows += [(depth + k, f"for {var} in range({extent}):", text if k == 0 else "", s.loc)
+                 for k, (var, extent) in enumerate(loops)]
+        op = "+=" if s.op == "add" else "="
+        rows.append((depth + len(loops), f"{s.target}[{', '.join(target)}] {op} {s.value.name}[{', '.join(read)}]",
+                     "" if loops else text, s.loc))
+        return rows
 
     def _close(self, nest: Nest):
         if all(st.stmt.op in COPIES or st.stmt.op in FILLS or st.stmt.op == "full_like"
@@ -290,11 +362,42 @@ class LoopPlan:
             assigned.add(st.stmt.target)
         raise AssertionError("a loop nest without an operand of its shape")
 
+    def checks(self, nest: Nest) -> list:
+        """`length != extent` tests of the operands whose lengths along the nest's axes are
+        assumed equal at a point (not on entry): a slice against a parameter's axis."""
+        tests, assigned = [], set()
+        domain = nest.steps[0].domain
+        for st in nest.steps:
+            s = st.stmt
+            operands = [(n, self.shapes.of(n), f"{n}.shape") for n, idx in st.reads.items() if idx and n not in assigned]
+            if s.op == "unbroadcast" or s.op in FILLS or s.op == "full_like":
+                like = s.args[1] if s.op == "unbroadcast" else s.args[0]
+                if isinstance(like, Var) and like.name not in assigned:
+                    tuple_like = not isinstance(self.fn.types.get(like.name), Type)
+                    operands.append((like.name, self.shapes.value(like), like.name if tuple_like else f"{like.name}.shape"))
+            for name, dims, shape in operands:
+                if dims is None:
+                    continue
+                offset = len(domain) - len(dims)
+                for k, d in enumerate(dims):
+                    axis = offset + k
+                    if axis < 0 or d.one or d is not domain[axis] or not d.find().point:
+                        continue
+                    text = f"{shape}[{k}]"
+                    if text != nest.extents[axis] and f"{text} != {nest.extents[axis]}" not in tests:
+                        tests.append(f"{text} != {nest.extents[axis]}")
+            assigned.add(s.target)
+        return tests
+
     # --- printing ---
     def rows(self, nest: Nest, depth: int, comment, value_text, previous) -> tuple[list, object]:
         """Rows (indent, code, comment, loc) of one nest, and the comment state after it."""
         fn = self.fn
         rows = []
+        tests = self.checks(nest)
+        if tests:
+            rows.append((depth, f"if {' or '.join(tests)}:", "", None))
+            rows.append((depth + 1, 'raise ShapeAssumption("lengths differ: run the general code")', "", None))
         domain = nest.steps[0].domain
         shape = f"({', '.join(nest.extents)},)" if len(nest.extents) == 1 else f"({', '.join(nest.extents)})"
         first_comment = comment(nest.steps[0].stmt, previous)
@@ -309,8 +412,12 @@ class LoopPlan:
             t = fn.types[name]
             if st.summed is not None:
                 start = {"sum": "0.0", "max": "-np.inf", "min": "np.inf"}[st.reduction]
-                if st.summed == ():
+                if st.summed == () and t.kind != FLOAT:
+                    rows.append((depth, f"{array} = 0", "", None))
+                elif st.summed == ():
                     rows.append((depth, f"{array} = {start}", "", None))
+                elif t.kind != FLOAT:
+                    rows.append((depth, f"{array} = np.zeros({self._summed_shape(st, nest)}, np.int64)", "", None))
                 elif st.reduction == "sum":
                     rows.append((depth, f"{array} = {lib}zeros({self._summed_shape(st, nest)})", "", None))
                 else:
@@ -383,6 +490,14 @@ class LoopPlan:
         if not parts:
             return "()"
         return f"({', '.join(parts)},)" if len(parts) == 1 else f"({', '.join(parts)})"
+
+
+ONE_AXIS = object()          # an axis `None` adds to the part written
+
+
+def value_of(v) -> str:
+    from .pysource import value_text
+    return value_text(v)
 
 
 def _names(values):

@@ -133,6 +133,12 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
     carried = ""
     plan = getattr(code, "loops", None)
     for s in stmts:
+        if plan is not None and id(s) in plan.writes:
+            comment = _comment(s, previous) or carried
+            carried = ""
+            previous = (s.loc.filename, s.loc.line, s.role) if s.loc else previous
+            rows.extend(plan.write_rows(s, depth, comment))
+            continue
         if plan is not None and id(s) in plan.members:
             nest = plan.first.get(id(s))
             if nest is not None:
@@ -203,6 +209,8 @@ def _fusing_printer(fn: Function, plan=None, kernels: bool = True):
             unpacked.setdefault(s.args[0].name, []).append(s.target)
 
     def code(fn_, s):
+        if plan is not None and id(s) in plan.identities:
+            return f"{s.target} = {s.args[0].name}"   # an adjoint already of its operand's shape
         if plan is not None and kernels and isinstance(s, Assign):
             kernel = _kernel_call(fn_, s)
             if kernel is not None:

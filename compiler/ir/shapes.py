@@ -11,9 +11,11 @@ Broadcasting two dimensions of which neither is the literal 1 needs them equal, 
 them is 1 at run time. Where both come from the parameters, they are assumed equal, and the
 assumption is recorded (`Shapes.assumptions`): code that relies on it checks it when it is
 called, before doing anything, and hands the call over to code that assumes nothing when it does
-not hold (a parameter with an axis of length 1 that broadcasts). Where a dimension does not come
-from the parameters (an array made from a number, a slice), nothing is assumed: it is unknown,
-and whatever depends on it keeps NumPy's general code."""
+not hold (a parameter with an axis of length 1 that broadcasts). A dimension that does not come
+from the parameters (a slice `w[0:b]`, an array made from a number) cannot be checked on entry;
+broadcasting it against another still merges the two, and marks the class (`Dim.point`): each loop
+nest that reads an array along such a dimension checks its length first, and hands the call over
+the same way when it differs."""
 from __future__ import annotations
 
 from .nodes import Assign, Function, Pop, Push, Var, walk
@@ -28,12 +30,13 @@ REDUCTIONS = {"sum", "mean", "max", "min", "prod"}
 class Dim:
     """One dimension: a union-find node. `one`: the literal 1 (keepdims, expand_dims). `text`:
     how to read it from the parameters (`X.shape[0]`), for the dimensions that come from them."""
-    __slots__ = ("parent", "one", "text")
+    __slots__ = ("parent", "one", "text", "point")
 
     def __init__(self, one: bool = False, text: str | None = None):
         self.parent = self
         self.one = one
         self.text = text
+        self.point = False       # merged with a dimension not from the parameters: checked where used
 
     def find(self) -> "Dim":
         d = self
@@ -96,7 +99,7 @@ class Shapes:
         fn = self.fn
         writers: dict = {}
         for s in walk(fn.body):             # (a pop gives back the value pushed: not counted)
-            if isinstance(s, Assign):
+            if isinstance(s, Assign) and s.role != "tape":
                 writers[s.target] = writers.get(s.target, 0) + 1
         for p in fn.params:
             t = fn.types.get(p)
@@ -105,6 +108,8 @@ class Shapes:
         for s in walk(fn.body):
             if isinstance(s, Assign) and writers.get(s.target) == 1:
                 self._lengths(s)
+            if isinstance(s, Assign):
+                self._unpack(s)
             if isinstance(s, Assign):
                 t = fn.types.get(s.target)
                 if not isinstance(t, Type) or t.rank == 0:
@@ -171,6 +176,9 @@ class Shapes:
                 self.lengths[s.target] = x[axis]
         elif s.op == "alias" and isinstance(s.args[0], Var) and s.args[0].name in self.lengths:
             self.lengths[s.target] = self.lengths[s.args[0].name]
+
+    def _unpack(self, s: Assign) -> None:
+        """A shape tuple unpacked from values popped together off one tape."""
         if s.op == "tuple_getitem" and isinstance(s.args[0], Var) and s.args[0].name in self.popped:
             held = self.popped[s.args[0].name]
             i = s.param("i")
@@ -219,10 +227,15 @@ class Shapes:
                 if d is first:
                     continue
                 if first.text is None or d.text is None:
-                    first = Dim()            # unknown: no assumption can be checked
-                    break
+                    # not checkable on entry: assumed here, and checked by each nest relying on it
+                    root, other = (first, d) if first.text is not None or d.text is None else (d, first)
+                    other.parent = root
+                    root.point = True
+                    first = root
+                    continue
                 self.assumptions.append((first.text, d.text, loc))
                 d.parent = first
+                first.point = first.point or d.point
             out.append(first.find())
         return tuple(out)
 
