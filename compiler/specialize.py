@@ -121,6 +121,7 @@ class Compiled:
     twin: object = None      # () -> the same code compiled with the other boundscheck setting
     units: list = None       # (description, Python source) of each separately compiled unit it calls
     general: object = None   # () -> the same code without loop nests, for shapes the nests do not assume
+    shapes_vary: bool = False  # a call's shapes broke the nests' assumptions: later calls run `general`
 
     def details(self) -> "Compiled":
         """This, with the IR and line maps (loaded-from-index code regenerates them on demand)."""
@@ -154,6 +155,8 @@ def load_or_compile(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, ta
         fp += "-nobounds"       # its source differs (the decorator), so its index entry does too
     if not loops and target != "python":
         fp += "-general"
+    elif target != "python" and not loader.links_cacheable():
+        fp += "-numpy-calls"    # printed without the cached kernels (NUMBA_OPT=0): other source
     again = lambda: compile_transform(pyfunc, specs, mode, wrt_args, has_aux, target, boundscheck, loops=loops)
     hit = loader.index_lookup(fp)
     if hit is not None:
@@ -357,6 +360,9 @@ def call_checked(compiled: Compiled, leaves_, first: bool):
     plain-Python check before its first call instead: Numba would read the wrong memory."""
     if compiled.boundscheck is not None and compiled.boundscheck != config.boundscheck:
         compiled, first = _current_setting(compiled, first)
+    if compiled.shapes_vary:
+        general, first = _general(compiled, first)
+        return call_checked(general, leaves_, first)
     if compiled.run is compiled.python_run:
         leaves_ = numpy_scalars(leaves_)
     elif first and not compiled.boundscheck:
@@ -367,6 +373,10 @@ def call_checked(compiled: Compiled, leaves_, first: bool):
                 return compiled.run(*leaves_)
         return compiled.run(*leaves_)
     except ShapeAssumption:
+        # shapes the nests do not assume (an axis of length 1 that broadcasts, or lengths that
+        # differ): this call and every later one run the general code, instead of starting the
+        # nests and giving up each time
+        compiled.shapes_vary = True
         general, first = _general(compiled, first)
         return call_checked(general, leaves_, first)
     except Exception as e:  # noqa: BLE001 - re-raised with the user's line where it can be found

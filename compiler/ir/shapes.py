@@ -226,9 +226,12 @@ class Shapes:
                 first = first.find()
                 if d is first:
                     continue
+                if first.text is None and d.text is None:
+                    first = Dim()            # two unknown lengths: either may be 1 (a keepdims
+                    break                    # residual), so nothing is assumed
                 if first.text is None or d.text is None:
                     # not checkable on entry: assumed here, and checked by each nest relying on it
-                    root, other = (first, d) if first.text is not None or d.text is None else (d, first)
+                    root, other = (first, d) if first.text is not None else (d, first)
                     other.parent = root
                     root.point = True
                     first = root
