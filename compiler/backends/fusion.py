@@ -18,12 +18,13 @@ ARITHMETIC = {"add", "sub", "mul", "truediv", "neg", "pow", "gt", "lt", "ge", "l
 _TEMP = re.compile(r"t\d+$")
 
 
-def _vars(v):
+def names_in(v):
+    """The variable names in a value or a (nested) tuple of values, in order."""
     if isinstance(v, Var):
         yield v.name
     elif isinstance(v, tuple):
         for x in v:
-            yield from _vars(x)
+            yield from names_in(x)
 
 
 def _uses(stmts, counts: dict) -> None:
@@ -31,22 +32,22 @@ def _uses(stmts, counts: dict) -> None:
     for s in stmts:
         names: list = []
         if isinstance(s, Assign):
-            names = list(_vars(s.args))
+            names = list(names_in(s.args))
         elif isinstance(s, SetItem):
-            names = [s.target, *_vars(s.index_args), *_vars(s.value)]
+            names = [s.target, *names_in(s.index_args), *names_in(s.value)]
         elif isinstance(s, Return):
-            names = list(_vars(s.values))
+            names = list(names_in(s.values))
         elif isinstance(s, Push):
-            names = list(_vars(s.value))
+            names = list(names_in(s.value))
         elif isinstance(s, If):
-            names = list(_vars(s.cond))
+            names = list(names_in(s.cond))
             _uses(s.body, counts)
             _uses(s.orelse, counts)
         elif isinstance(s, For):
-            names = list(_vars((s.start, s.stop, s.step)))
+            names = list(names_in((s.start, s.stop, s.step)))
             _uses(s.body, counts)
         elif isinstance(s, While):
-            names = list(_vars(s.cond))
+            names = list(names_in(s.cond))
             _uses(s.cond_body, counts)
             _uses(s.body, counts)
         for n in names:
@@ -103,11 +104,11 @@ def plan(fn: Function, emit, exclude=frozenset()) -> set:
                     and counts.get(s.target) == 1 and fusable(fn, s, emit)):
                 continue
             text_reads = set()
-            for n in _vars(s.args):
+            for n in names_in(s.args):
                 text_reads |= reads.get(n, {n})
             for j in range(i + 1, len(stmts)):
                 t = stmts[j]
-                if isinstance(t, Assign) and s.target in set(_vars(t.args)):
+                if isinstance(t, Assign) and s.target in set(names_in(t.args)):
                     if id(t) not in exclude and fusable(fn, t, emit):
                         folded.add(id(s))
                         reads[s.target] = text_reads
@@ -116,7 +117,7 @@ def plan(fn: Function, emit, exclude=frozenset()) -> set:
                     break
                 if isinstance(t, (Assign, Pop)) and t.target in text_reads:
                     break
-                if isinstance(t, Push) and s.target in set(_vars(t.value)):
+                if isinstance(t, Push) and s.target in set(names_in(t.value)):
                     break
 
     block(fn.body)

@@ -30,6 +30,7 @@ from ..ir.nodes import Assign, Function, Pop, For, SetItem, Var, Const, walk, op
 from ..ir.primitives import PRIMITIVES
 from ..ir.shapes import Shapes, SAME_SHAPE, ONE as ONE_DIM
 from ..ir.types import Type, FLOAT, INT, BOOL
+from .fusion import names_in
 
 FILLS = {"zeros_like": "0", "ones_like": "1", "empty_like": "0"}
 COPIES = {"alias", "copy", "stop_gradient"}
@@ -95,19 +96,13 @@ class LoopPlan:
                 if isinstance(name, str):
                     taken.add(name)
         self.taken = taken
-        self.index = []
-        k = 0
-        while len(self.index) < 8:
-            name = f"i{k}"
-            if name not in taken:
-                self.index.append(name)
-            k += 1
+        self.index = [self._fresh(f"i{k}") for k in range(8)]     # i0, i1, ... unless a user name
 
     def _count_uses(self):
         self.readers: dict = {}         # name -> ids of statements reading it
         self.writers: dict = {}         # name -> ids of statements assigning it
         for s in walk(self.fn.body):
-            for v in _names(operands(s)):
+            for v in names_in(operands(s)):
                 self.readers.setdefault(v, set()).add(id(s))
             if isinstance(s, (Assign, Pop)):
                 self.writers.setdefault(s.target, set()).add(id(s))
@@ -498,14 +493,6 @@ ONE_AXIS = object()          # an axis `None` adds to the part written
 def value_of(v) -> str:
     from .pysource import value_text
     return value_text(v)
-
-
-def _names(values):
-    for v in values:
-        if isinstance(v, Var):
-            yield v.name
-        elif isinstance(v, tuple):
-            yield from _names(v)
 
 
 def _fill(value: str, kind: str) -> str:
