@@ -26,7 +26,8 @@ import contextlib
 import os
 import sys
 
-if "--all-cores" not in sys.argv:           # one core for every tool; before NumPy, Numba, JAX load
+if __name__ == "__main__" and "--all-cores" not in sys.argv:   # one core for every tool, before NumPy,
+    # Numba and JAX load; not when a test imports this module
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")

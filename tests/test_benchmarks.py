@@ -2,6 +2,7 @@
 installed agrees with cotangent to 1e-8, and the table, JSON and plot are written. (JAX, PyTorch and
 autograd come with the `bench` extra; without them their rows say "not installed".)"""
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -9,9 +10,18 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
+AFFINITY_BEFORE_IMPORT = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
 import run as bench_run  # noqa: E402
 
 pytestmark = pytest.mark.slow
+
+
+def test_importing_the_runner_leaves_the_process_on_every_core():
+    """The runner pins itself to one core when run as a script; imported here, it must not pin the
+    test process (every test this worker runs after it would then share a single core)."""
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    assert os.sched_getaffinity(0) == AFFINITY_BEFORE_IMPORT
 
 
 @pytest.fixture(scope="module")
