@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ..errors import CompileError
 from ..ir.nodes import Assign, SetItem, Return, Var, Const, Function, TapeNew, Push, Pop, walk, operands
 from ..ir.types import Type
-from .pysource import statement_code, value_text, function_source, _type_of, COMMENT_COLUMN
+from .pysource import statement_code, value_text, function_source, _type_of
 
 CONSTRUCTORS = ("zeros", "zeros_like", "empty", "empty_like")
 LOCAL_FILL = {"zeros": 0, "empty": 0, "ones": 1, "zeros_like": 0, "empty_like": 0, "ones_like": 1}
@@ -195,10 +195,6 @@ def source_lines(b: Buffered, decorator: str, code) -> tuple[list, dict]:
     for k, line in enumerate(lines):
         head, *rest = line.split("\n")
         indent = head[:len(head) - len(head.lstrip())]
-        if rest and "  # " in rest[-1]:        # the source comment belongs on the first line
-            code, comment = rest[-1].rsplit("  # ", 1)
-            rest[-1] = code.rstrip()
-            head = f"{head.ljust(len(indent) + COMMENT_COLUMN)}  # {comment}"
         if k in locmap:
             outmap[len(out)] = locmap[k]
         out.append(head)

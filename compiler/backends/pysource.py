@@ -12,8 +12,7 @@ from ..rules import table
 from ..rules.table import HELPERS, KERNELS
 from ..rules.indexing import index_text
 from . import fusion
-
-COMMENT_COLUMN = 36
+from .layout import lay_out
 
 
 def njit_decorator(boundscheck: bool = True, parallel: bool = False, cache: bool = True) -> str:
@@ -246,14 +245,9 @@ def _entry_check(plan) -> list:
     pairs = plan.assumptions if plan is not None else []
     if not pairs:
         return []
-    tests = [f"{a} != {b}" for a, b in pairs]
-    if len(tests) == 1:
-        rows = [(1, f"if {tests[0]}:", "# lengths the loops below assume equal", None)]
-    else:
-        rows = [(1, f"if ({tests[0]}", "# lengths the loops below assume equal", None)]
-        rows += [(3, f"or {t}", "", None) for t in tests[1:-1]]
-        rows += [(3, f"or {tests[-1]}):", "", None)]
-    return rows + [(2, 'raise ShapeAssumption("an axis of length 1 broadcasts: run the general code")', "", None)]
+    test = " or ".join(f"{a} != {b}" for a, b in pairs)
+    return [(1, f"if {test}:", "# lengths the loops below assume equal", None),
+            (2, 'raise ShapeAssumption("an axis of length 1 broadcasts: run the general code")', "", None)]
 
 
 def function_source(fn: Function, decorator: str = "", code=statement_code,
@@ -275,13 +269,11 @@ def function_source(fn: Function, decorator: str = "", code=statement_code,
         code = _fusing_printer(fn, plan, kernels)
     rows = _block(fn, fn.body, 1, _entry_check(plan), code=code)
     locmap = {}
-    width = min(max((4 * d + len(c) for d, c, _, _ in rows), default=0), 4 + COMMENT_COLUMN)
     for depth, code, comment, loc in rows:
+        if comment:                  # on a line of its own above the code: no column to keep aligned
+            lines.append("    " * depth + comment)
         locmap[len(lines)] = loc
-        text = "    " * depth + code
-        if comment:
-            text = text.ljust(width) + "  " + comment
-        lines.append(text.rstrip())
+        lines += lay_out("    " * depth, code.rstrip())
     return lines, locmap
 
 
@@ -315,7 +307,7 @@ def module_source(functions: list, target: str, header: str, boundscheck: bool =
         lines.append("from cotangent.errors import ShapeAssumption")
     if links:
         lines += ["from cotangent.backends.loader import linked", "", "# separately compiled functions this module calls"]
-        lines += list(links)
+        lines += [out for link in links for out in lay_out("", link)]
     for fl, fmap in bodies:
         lines += ["", ""]
         offset = len(lines)
