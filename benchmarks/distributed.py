@@ -121,7 +121,7 @@ def training(opts, batch: int) -> None:
     _, _, reference = train(x, y, epochs, batch, None)              # warm-up: compiles into the cache
     runs = [("one process", None, "auto")] + [(f"{n} worker{'s' * (n > 1)}" + (f", {r}" if n > 1 else ""), n, r)
                                               for n in range(1, opts.workers + 1)
-                                              for r in (("collective", "object_store") if n > 1 else ("auto",))]
+                                              for r in (("shared_memory", "collective", "object_store") if n > 1 else ("auto",))]
     base, one_step = None, None
     steps = epochs * -(-len(y) // batch)
     for name, workers, allreduce in runs:

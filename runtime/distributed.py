@@ -12,8 +12,9 @@ the whole batch; the flat buffers (gradient, loss, correct count, batch statisti
 across workers and every worker applies the same optimizer step to its replica, which stays
 identical to the others.
 
-The sum is Ray's collective all-reduce (the Gloo backend, which needs PyTorch) where it is
-available, else a tree reduce through Ray's object store: worker i adds worker i + s's buffer for
+When every worker runs on the driver's machine the sum goes through shared memory
+(shm_allreduce.py). Across machines it is Ray's collective all-reduce (the Gloo backend, which needs
+PyTorch) where it is available, else a tree reduce through Ray's object store: worker i adds worker i + s's buffer for
 s = 1, 2, 4, ..., and worker 0 hands the total to all. Either way the workers' results equal one
 process's up to rounding: 1e-10 after many epochs (with BatchNorm, whose batch statistics are a
 shard's, they do not: see `fit`).
@@ -44,6 +45,7 @@ import numpy as np
 from cotangent.distributed import (cluster_cpus, connect, main_sources, pickled, prepare_worker,
                                    register_sources, worker_setup)
 
+from . import shm_allreduce
 from .history import History
 from .metrics import accuracy, prepare_targets
 from .model import Model
@@ -51,7 +53,7 @@ from .optimizers import Newton
 from .params import ParamBuffer
 from .training import EarlyStopping, _as_inputs, _n_outputs, _progress_bar, _save, close_epoch, split
 
-REDUCTIONS = ("auto", "collective", "object_store")
+REDUCTIONS = ("auto", "shared_memory", "collective", "object_store")
 BLOCK_SECONDS = 0.25        # a worker runs this long of steps per call: fewer round trips, a live progress bar
 SNAPSHOT_SECONDS = 5.0      # the driver takes the workers' state back at least this often, to resume from
 _BLOCK_HOOK = None          # tests: called as hook(group, epoch, steps done in the epoch) after each block
@@ -128,6 +130,7 @@ class _Worker:
             at += np.size(s)
         self.buf = np.zeros(at)
         self.seconds = {"compute": 0.0, "reduce": 0.0, "apply": 0.0, "steps": 0}
+        self.shared = None          # the shared-memory all-reduce, where the group uses it
 
     def ready(self) -> int:
         return os.getpid()
@@ -139,6 +142,18 @@ class _Worker:
         except Exception:  # noqa: BLE001 - an older Ray, or PyTorch missing or broken
             return False
 
+    def node(self) -> str:
+        import ray
+        return ray.get_runtime_context().get_node_id()
+
+    def make_slots(self, group: str) -> None:
+        """The shared-memory all-reduce's files (rank 0 makes them, before the others attach)."""
+        shm_allreduce.create(shm_allreduce.shared_directory(group), self.world, self.buf.size)
+
+    def attach(self, group: str, pids: list) -> None:
+        self.shared = shm_allreduce.SharedMemoryAllReduce(shm_allreduce.shared_directory(group), self.rank,
+                                                          self.world, pids)
+
     def join(self) -> bool:
         from ray.util import collective
         collective.init_collective_group(self.world, self.rank, backend="gloo", group_name=self.group)
@@ -146,7 +161,9 @@ class _Worker:
 
     def close(self) -> None:
         """Leave the collective group (a peer killed inside it would abort this process) and exit."""
-        if self.world > 1:
+        if self.shared is not None:
+            self.shared.close()
+        elif self.world > 1:
             with contextlib.suppress(Exception):     # exiting anyway
                 from ray.util import collective
                 if collective.is_group_initialized(self.group):
@@ -235,6 +252,12 @@ class _Worker:
         return out
 
     def _allreduce(self) -> None:
+        if self.shared is not None:
+            try:
+                self.shared.allreduce(self.buf)
+            except shm_allreduce.PeerLost as e:
+                raise _PeerLost(str(e)) from None
+            return
         from ray.util import collective
         try:
             collective.allreduce(self.buf, group_name=self.group)
@@ -272,6 +295,7 @@ class _Group:
         self.payload, self.data = payload, data
         self.actors: list = []
         self.pids: list[int] = []
+        self.shared_group: str | None = None      # the shared-memory all-reduce's files, to remove
         self.sec_per_step: float | None = None
         self._remote = ray.remote(_Worker)
 
@@ -286,6 +310,17 @@ class _Group:
         self.pids = ray.get([a.ready.remote() for a in self.actors])      # errors here are the user's
         snapshot = ray.put((params, state, optimizer))      # one copy in the object store for all
         ray.get([a.load.remote(snapshot) for a in self.actors])
+        if self.method in ("auto", "shared_memory"):
+            here = ray.get_runtime_context().get_node_id()
+            on_this_machine = all(n == here for n in ray.get([a.node.remote() for a in self.actors]))
+            if on_this_machine:
+                self.method, self.shared_group = "shared_memory", group
+                ray.get(self.actors[0].make_slots.remote(group))
+                ray.get([a.attach.remote(group, self.pids) for a in self.actors])
+                return
+            if self.method == "shared_memory":
+                raise ValueError("allreduce='shared_memory' needs every worker on this machine; they run on "
+                                 "several: pass allreduce='auto', 'collective' or 'object_store'")
         if self.method in ("auto", "collective"):      # decided where it runs: PyTorch on the workers
             if ray.get(self.actors[0].collective_available.remote()):
                 self.method = "collective"
@@ -306,6 +341,9 @@ class _Group:
             with contextlib.suppress(Exception):     # already gone
                 self.ray.kill(a, no_restart=True)
         self.actors = []
+        if self.shared_group is not None:
+            shm_allreduce.remove(shm_allreduce.shared_directory(self.shared_group))
+            self.shared_group = None
 
     def snapshot(self):
         return self.ray.get(self.actors[0].snapshot.remote())
@@ -379,9 +417,10 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
     result as a local `fit` (to rounding: 1e-10 on the parameters after many epochs).
 
     address: the Ray cluster to join (default: $RAY_ADDRESS, else a local Ray started on this
-    machine); a Ray already initialized in this process is used as it is. allreduce: "auto" (Ray's
-    collective all-reduce where the workers can import PyTorch, whose Gloo backend it uses, else
-    "object_store"), "collective" or "object_store". cpus_per_worker: the CPUs each worker
+    machine); a Ray already initialized in this process is used as it is. allreduce: "auto"
+    (shared memory when every worker runs on this machine, else Ray's collective all-reduce where
+    the workers can import PyTorch, whose Gloo backend it uses, else "object_store"),
+    "shared_memory", "collective" or "object_store". cpus_per_worker: the CPUs each worker
     reserves (and its Numba threads). max_restarts: how many times lost workers are replaced
     before `fit` gives up. Each worker compiles nothing when the cache directory
     (`ct.config.cache_dir`, which it uses too) is shared with this process; otherwise it compiles

@@ -90,26 +90,29 @@ def test_without_ray_the_error_says_how_to_install(monkeypatch):
 
 @pytest.mark.slow
 def test_two_workers_train_as_one_process(ray_cluster, local_run, tmp_path):
-    """Validation, early stopping and the checkpoint as locally; Ray's collective all-reduce when
-    PyTorch is installed (the object-store reduce otherwise)."""
+    """Validation, early stopping and the checkpoint as locally; every worker is on this machine,
+    so the buffers are summed through shared memory."""
     x, y, params, history = local_run
     model, opt = mlp(), rt.Adam(lr=0.01)
     h = rt.fit(model, x, y, opt, early_stopping=rt.EarlyStopping(patience=3), workers=2,
                checkpoint=tmp_path / "run.npz", **SETTINGS)
     assert close(model.params.data, params) and same_history(h, history)
     assert h.distributed["workers"] == 2 and h.distributed["steps"] == 6 * 5
+    assert h.distributed["allreduce"] == "shared_memory"
     assert opt.steps == 30 and all(b.flags.writeable for b in opt.buffers.values())
     ck = rt.load_checkpoint(tmp_path / "run.npz")
     assert int(ck.meta["epoch"]) == 6 and close(ck.params["dense_1_W"].ravel(), model.params["dense_1_W"].ravel())
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("allreduce, validate", [("object_store", True), ("collective", False)])
+@pytest.mark.parametrize("allreduce, validate", [("object_store", True), ("collective", False),
+                                                 ("shared_memory", False)])
 def test_killed_worker_is_replaced_and_nothing_is_lost(ray_cluster, local_run, monkeypatch, allreduce, validate):
     """The second worker's process is killed with SIGKILL in the third epoch; the group starts
     again from the last state the driver took back (the end of the last epoch when it validates;
     otherwise the start, replaying the epochs since) and ends where an uninterrupted run ends. In
-    the collective all-reduce the first worker then finds its peer gone inside the all-reduce."""
+    the collective and shared-memory all-reduces the first worker then finds its peer gone inside
+    the all-reduce."""
     if allreduce == "collective":
         pytest.importorskip("torch")            # Ray's Gloo backend
     x, y, params, history = local_run
