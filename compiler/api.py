@@ -13,6 +13,7 @@ import numpy as np
 from .config import config
 from .errors import CompileError
 from .ir.types import FLOAT
+from .ir.nodes import flat_values
 from .ir.printer import format_function
 from . import specialize as sp
 from .arguments import with_defaults, structure_grads, argnums_tuple, count_float_leaves
@@ -259,7 +260,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
 
 def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
-    """(f(*primals), pullback), where pullback(cotangent) gives one cotangent per primal."""
+    """(f(*primals), pullback), where pullback(cotangent) gives one cotangent per primal. For f
+    returning a tuple, the cotangent is a tuple of as many (None for zeros), as in JAX."""
     pyfunc, target = unwrap(f)
     nums = tuple(i for i, a in enumerate(primals)
                  if any(t.kind == FLOAT for t in sp.spec_leaf_types(sp.spec_of(a, f"argument {i}"))))
@@ -267,9 +269,7 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
     value = _Transform(pyfunc, "primal", (), False, target)(*primals)
 
     def pullback(cotangent):
-        ct_arr = np.asarray(cotangent, dtype=np.float64)
-        ct_leaf = float(ct_arr) if ct_arr.ndim == 0 else ct_arr
-        (_, grads), compiled, specs, argnums = t.run(primals, extra=(ct_leaf,))
+        (_, grads), compiled, specs, argnums = t.run(primals, extra=tuple(_cotangent_leaves(value, cotangent)))
         if count_float_leaves(specs, argnums) == 1:
             grads = (grads,)
         structured = structure_grads(grads, specs, argnums, False)
@@ -280,9 +280,28 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
     return value, pullback
 
 
+def _cotangent_leaves(value, cotangent, where: str = "the result") -> list:
+    """The cotangent's arrays and numbers in the order of the output's leaves, each of its
+    output's shape; a tuple output takes a tuple of as many cotangents, None standing for zeros."""
+    if isinstance(value, tuple):
+        if cotangent is None:
+            cotangent = (None,) * len(value)
+        if not isinstance(cotangent, (tuple, list)) or len(cotangent) != len(value):
+            got = f"a tuple of {len(cotangent)}" if isinstance(cotangent, (tuple, list)) else type(cotangent).__name__
+            raise ValueError(f"{where} is a tuple of {len(value)}: pass the cotangent as a tuple of "
+                             f"{len(value)} (None for zeros), not {got}")
+        return [leaf for k, (v, c) in enumerate(zip(value, cotangent))
+                for leaf in _cotangent_leaves(v, c, f"{where}[{k}]")]
+    shape = np.shape(value)
+    arr = np.zeros(shape) if cotangent is None else np.asarray(cotangent, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"the cotangent of {where} has shape {arr.shape}, but {where} has shape {shape}")
+    return [float(arr) if arr.ndim == 0 else arr]
+
+
 def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     """(f(*primals), the directional derivative along `tangents`); a None tangent means that
-    argument is not differentiated."""
+    argument is not differentiated. For f returning a tuple, the derivative is a tuple too."""
     pyfunc, target = unwrap(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
@@ -297,7 +316,13 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
                 extra.append(leaf)
     flat = [leaf for a in primals for leaf in sp.leaves(a)] + extra
     value, tangent_out = sp.call_checked(compiled, flat, first)
+    if isinstance(value, tuple):        # the tangents come flat: nest them as the value is
+        tangent_out = _nested_like(value, iter(tangent_out))
     return value, tangent_out
+
+
+def _nested_like(value, flat):
+    return tuple(_nested_like(v, flat) if isinstance(v, tuple) else next(flat) for v in value)
 
 
 def _per_argument(args, specs, argnums, leaf_value, single: bool):
@@ -338,16 +363,70 @@ def _jacobian(f, argnums, mode: str, symbolic=False) -> Callable:
     t = _symbolic_or_plain(pyfunc, mode, argnums, False, target, symbolic)
     single = isinstance(argnums, int)
 
+    returns_tuple = []          # [True] once f is seen to return a tuple (it then always does)
+
     @functools.wraps(pyfunc)
     def jacobian_f(*args):
-        (value, blocks), compiled, specs, nums = t.run(args)
-        out_shape = np.shape(value)
-        # jacfwd stacks one row per input direction, jacrev one row per output element
-        return _per_argument(args, specs, nums, lambda k, leaf: _block(
-            blocks[k].T if mode == "jacfwd" else blocks[k], out_shape + np.shape(leaf)), single)
+        if not returns_tuple:
+            try:
+                (value, blocks), compiled, specs, nums = t.run(args)
+            except CompileError:
+                if not isinstance(_Transform(pyfunc, "primal", (), False, target)(*args), tuple):
+                    raise
+                returns_tuple.append(True)
+            else:
+                out_shape = np.shape(value)
+                # jacfwd stacks one row per input direction, jacrev one row per output element
+                return _per_argument(args, specs, nums, lambda k, leaf: _block(
+                    blocks[k].T if mode == "jacfwd" else blocks[k], out_shape + np.shape(leaf)), single)
+        return _jacobian_of_tuple(f, args, argnums, mode)
 
     jacobian_f._cotangent = t
     return jacobian_f
+
+
+def _jacobian_of_tuple(f, args, argnums, mode: str):
+    """JAX's Jacobian of a function returning a tuple: a tuple with one entry per output, each the
+    Jacobian of that output (a tuple over `argnums` when argnums is a tuple). Built from the
+    compiled VJP (jacrev: one call per output element) or JVP (jacfwd: one call per input
+    element); the arguments differentiated must be numbers or arrays."""
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = tuple(i % len(args) for i in nums)
+    for i in nums:
+        if not isinstance(args[i], (float, np.floating, np.ndarray)) or np.asarray(args[i]).dtype.kind != "f":
+            raise CompileError(f"the Jacobian of a function returning a tuple takes float numbers or arrays as "
+                               f"the arguments it differentiates; argument {i} is {type(args[i]).__name__}")
+    if mode == "jacrev":
+        value, pullback = vjp(f, *args)
+        outs = list(flat_values(value))
+        blocks = []
+        for k, out in enumerate(outs):
+            rows = {i: [] for i in nums}
+            for e in range(int(np.size(out))):
+                seed = [None] * len(outs)
+                seed[k] = np.eye(1, int(np.size(out)), e).reshape(np.shape(out))
+                grads = pullback(_nested_like(value, iter(seed)))
+                for i in nums:
+                    rows[i].append(np.asarray(grads[i], dtype=np.float64))
+            blocks.append({i: np.array(rows[i]).reshape(np.shape(out) + np.shape(args[i])) for i in nums})
+    else:
+        columns: dict = {}
+        for i in nums:
+            size = int(np.size(args[i]))
+            for e in range(size):
+                tangents = [None] * len(args)
+                tangents[i] = np.eye(1, size, e).reshape(np.shape(args[i])) if np.ndim(args[i]) else 1.0
+                value, dots = jvp(f, args, tangents)
+                for k, d in enumerate(flat_values(dots)):
+                    columns.setdefault((k, i), []).append(np.asarray(d, dtype=np.float64))
+        outs = list(flat_values(value))
+        blocks = [{i: np.moveaxis(np.array(columns[(k, i)]), 0, -1).reshape(np.shape(out) + np.shape(args[i]))
+                   for i in nums} for k, out in enumerate(outs)]
+    as_value = lambda a: float(a) if np.ndim(a) == 0 else a      # noqa: E731
+    per_output = [as_value(b[nums[0]]) if isinstance(argnums, int) else tuple(as_value(b[i]) for i in nums)
+                  for b in blocks]
+    return _nested_like(value, iter(per_output))
+
 
 
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str = False) -> Callable:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import CompileError, BoundsError, ShapeAssumption
 from .ir.types import Type, FLOAT, INT, BOOL
-from .ir.nodes import Assign, Var, walk
+from .ir.nodes import Assign, Var, walk, flat_values
 from .config import VERSION, config
 from . import rules  # noqa: F401  (fills the rule table)
 from .frontend.lower import lower
@@ -233,7 +233,7 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
         return symbolic_ir(pyfunc, specs, mode, wrt_args, has_aux)
     fn, result = lower(pyfunc, specs, calls=linker)
     driver = None
-    outs = result if isinstance(result, tuple) else (result,)
+    outs = tuple(flat_values(result if isinstance(result, tuple) else (result,)))   # `return loss, (a, b)`: in order
     values = tuple(r.value for r in outs)
     leaf_names = _leaf_names(fn, specs)
     wrt = [n for i in wrt_args for n, t in leaf_names[i] if t.kind == FLOAT]
@@ -251,13 +251,9 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
             if first.type.rank != 0 or first.type.kind != FLOAT:
                 raise CompileError(f"grad needs a scalar float output, but {fn.name} returns {first.type}",
                                    fn.body[-1].loc, hint="reduce it (np.sum, np.mean), or use ct.vjp / ct.jacrev")
-        elif isinstance(result, tuple) and not has_aux:
-            raise CompileError("vjp of a function returning a tuple is not supported yet", fn.body[-1].loc)
-        out_fn = reverse(_split(fn, linker, values, wrt), values, wrt, seed="one" if mode == "grad" else "param",
-                         suffix=mode)
-    elif mode == "jvp":
-        if isinstance(result, tuple):
-            raise CompileError("jvp of a function returning a tuple is not supported yet", fn.body[-1].loc)
+        seed = "one" if mode == "grad" else "each" if isinstance(result, tuple) and not has_aux else "param"
+        out_fn = reverse(_split(fn, linker, values, wrt), values, wrt, seed=seed, suffix=mode)
+    elif mode == "jvp":                 # a tuple result: a tangent per output, flat
         out_fn = forward(fn, values, wrt)
     elif mode in ("hvp", "hessian"):
         _check_scalar_output(fn, result, f"ct.{mode}")

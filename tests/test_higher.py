@@ -468,7 +468,7 @@ def test_errors_name_the_problem():
     with pytest.raises(ct.CompileError, match="grad of grad"):
         ct.grad(ct.grad(py(scalar_out)))(X3, A43)
     with pytest.raises(ct.CompileError, match="returns a tuple"):
-        ct.jacfwd(py(tuple_out))(X3)
+        ct.grad(py(tuple_out))(X3)
     with pytest.raises(ct.CompileError, match="only float arguments"):
         ct.jacrev(py(scalar_out), argnums=1)(X3, np.ones((4, 3), dtype=np.int64))
 

@@ -57,6 +57,7 @@ class Nest:
     steps: list = field(default_factory=list)
     stored: set = field(default_factory=set)      # targets kept as arrays after the nest
     renamed: dict = field(default_factory=dict)   # target -> the new array's name (old value read in the nest)
+    scalars: dict = field(default_factory=dict)   # target kept as a number whose old array the nest reads -> its name
     extents: list = field(default_factory=list)   # loop extent text per domain axis
 
 
@@ -318,6 +319,8 @@ class LoopPlan:
                 nest.stored.add(name)
             if name in live_in and name in nest.stored:
                 nest.renamed[name] = self._fresh(f"{name}_new")
+            elif name in live_in:       # `a_bar = a_bar + t` where a_bar was an array: the number needs a name of its own
+                nest.scalars[name] = self._fresh(f"{name}_1")
         domain = nest.steps[0].domain
         for axis in range(len(domain)):
             nest.extents.append(self._extent(nest, axis, ids))
@@ -472,8 +475,9 @@ class LoopPlan:
                 rows.append((inner, f"{array}[{here}] = {value}", text, s.loc))
                 current[name] = f"{array}[{here}]"
             else:
-                rows.append((inner, f"{name} = {value}", text, s.loc))
-                current[name] = name
+                scalar = nest.scalars.get(name, name)
+                rows.append((inner, f"{scalar} = {value}", text, s.loc))
+                current[name] = scalar
         for name, array in nest.renamed.items():
             rows.append((depth, f"{name} = {array}", "", None))
         return rows, prev

@@ -108,9 +108,13 @@ class Lowerer(ControlFlow):
     def lower_return(self, s):
         if s.value is None:
             self.error(s, "return needs a value")
-        if isinstance(s.value, ast.Tuple):
-            return tuple(self.expr(e) for e in s.value.elts)
-        return self.expr(s.value)
+        return self.returned(s.value)
+
+    def returned(self, e):
+        """A returned value; a tuple literal stays a tuple, nested ones too (`return loss, (a, b)`)."""
+        if isinstance(e, ast.Tuple):
+            return tuple(self.returned(x) for x in e.elts)
+        return self.expr(e)
 
     def bind(self, target, value):
         if isinstance(target, ast.Name):
@@ -409,11 +413,16 @@ def lower(pyfunc, specs, calls=None) -> tuple[Function, object]:
     lowerer.stmts = lowerer.b.stmts
     result = lowerer.result
     _check_result(lowerer, result)
-    values = tuple(r.value for r in result) if isinstance(result, tuple) else (result.value,)
+    values = _values(result) if isinstance(result, tuple) else (result.value,)
     body = lowerer.stmts + [Return(values, parsed.loc(parsed.tree.body[-1]))]
     fn = Function(parsed.tree.name, [leaf for leaf, _ in leaves], body, parsed.filename, types)
     fn.names = names
     return fn, result
+
+
+def _values(result):
+    """The IR values of a (possibly nested) tuple of returned Syms."""
+    return tuple(_values(r) if isinstance(r, tuple) else r.value for r in result)
 
 
 def _bind_leaves(binding, b):
@@ -425,8 +434,11 @@ def _bind_leaves(binding, b):
 def _check_result(lowerer, result):
     items = result if isinstance(result, tuple) else (result,)
     for r in items:
-        if not isinstance(r, Sym) or isinstance(r.type, TupleType):
-            lowerer.error(lowerer.parsed.tree.body[-1], "return numbers or arrays (or a tuple of them)")
+        if isinstance(r, tuple) and r:
+            _check_result(lowerer, r)
+        elif not isinstance(r, Sym) or isinstance(r.type, TupleType):
+            lowerer.error(lowerer.parsed.tree.body[-1],
+                          "return numbers or arrays, or tuples of them written out (`return loss, (a, b)`)")
 
 
 def _all_names(tree) -> set:

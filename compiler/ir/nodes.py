@@ -179,7 +179,7 @@ def operands(s) -> tuple:
     if isinstance(s, SetItem):
         return (Var(s.target),) + tuple(s.index_args) + (s.value,)
     if isinstance(s, Return):
-        return tuple(_flat(s.values))
+        return tuple(flat_values(s.values))
     if isinstance(s, If):
         return (s.cond,)
     if isinstance(s, For):
@@ -202,9 +202,10 @@ def blocks(s) -> list:
     return []
 
 
-def _flat(values):
+def flat_values(values):
+    """The items of a tuple, nested tuples opened in order (a Return's values, a result's leaves)."""
     for v in values:
         if isinstance(v, tuple):
-            yield from _flat(v)
+            yield from flat_values(v)
         else:
             yield v

@@ -408,7 +408,7 @@ def _build(fn: Function, outputs, wrt, seed, restore: set):
     b0 = Builder(types, names, role="primal")
     _prepare_primal(body, names, types, b0)
     out = outputs[0]
-    act = active_names(body, wrt, [out.name] if isinstance(out, Var) else [], types)
+    act = active_names(body, wrt, _seeded_names(outputs, seed), types)
     r = _Reverser(fn, act, types, names)
     _index_blocks(body, False, r.info)
     r.carried = _carried_names(body)
@@ -419,7 +419,9 @@ def _build(fn: Function, outputs, wrt, seed, restore: set):
     params = list(fn.params)
     out_ty = types.get(out.name) if isinstance(out, Var) else None
     b.loc = ret.loc
-    if isinstance(out, Var) and out.name in act:
+    if seed == "each":
+        _seed_each_output(r, b, outputs, act, params, names, types)
+    elif isinstance(out, Var) and out.name in act:
         if seed == "one":
             r.adj[out.name] = b.op("alias", b.const(1.0), target=r.bar(out.name))
         else:
@@ -448,6 +450,30 @@ def _build(fn: Function, outputs, wrt, seed, restore: set):
     return r, body, adjoint, params, grads, names, types, ret
 
 
+def _seeded_names(outputs, seed: str) -> list:
+    """The outputs whose adjoints start the sweep: the first (a gradient, where the rest is aux,
+    or a VJP of one output), or every output (seed "each": a VJP of a function returning several)."""
+    seeded = outputs if seed == "each" else outputs[:1]
+    return [o.name for o in seeded if isinstance(o, Var)]
+
+
+def _seed_each_output(r: "_Reverser", b, outputs, act, params, names, types) -> None:
+    """A VJP of a function returning several values takes one adjoint parameter per output, named
+    after it (`a_bar`; `out2_bar` for a constant or a value returned twice, whose adjoints add up)."""
+    returned = [o.name for o in outputs if isinstance(o, Var)]
+    for k, o in enumerate(outputs):
+        ty = types.get(o.name) if isinstance(o, Var) else None
+        if isinstance(o, Var) and returned.count(o.name) == 1 and r.bar(o.name) not in types:
+            pname = r.bar(o.name)
+        else:
+            pname = names.fresh(f"out{k}_bar", temp=False)
+        params.append(pname)
+        types[pname] = Type(FLOAT, ty.rank if ty is not None else 0)
+        if isinstance(o, Var) and o.name in act and ty.kind == FLOAT:
+            seed = b.sym(Var(pname))
+            r.adj[o.name] = b.op("add", r.adj[o.name], seed, target=r.bar(o.name)) if o.name in r.adj else seed
+
+
 # ops whose adjoint does not read the values of these operand positions (None: of any operand)
 LINEAR_IN = {"add": None, "sub": None, "neg": None, "alias": None, "copy": None, "sum": None, "mean": None,
              "reshape": None, "ravel": None, "transpose": None, "expand_dims": None, "squeeze": None,
@@ -455,15 +481,14 @@ LINEAR_IN = {"add": None, "sub": None, "neg": None, "alias": None, "copy": None,
              "getitem": None, "unbroadcast": None, "reshape_like": None}
 
 
-def _needs_restore(fn: Function, outputs, wrt) -> set:
+def _needs_restore(fn: Function, outputs, wrt, seed: str = "one") -> set:
     """Arrays written in place whose overwritten values the adjoint sweep reads: a statement whose
     adjoint reads the array (or a view of it) runs before a write to it, or in a loop with one."""
     body = fn.body[:-1]
     writes = [s for s in walk(body) if isinstance(s, SetItem)]
     if not writes:
         return set()
-    out = outputs[0]
-    act = active_names(body, wrt, [out.name] if isinstance(out, Var) else [], fn.types)
+    act = active_names(body, wrt, _seeded_names(outputs, seed), fn.types)
     groups = _view_groups(body, fn.types)
     order = {id(s): i for i, s in enumerate(walk(body))}
     loops = [s for s in walk(body) if isinstance(s, (For, While))]
@@ -505,9 +530,10 @@ def _insert_saves(stmts, restore, r: _Reverser, types, names):
 
 
 def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: str = "grad") -> Function:
-    """A function returning (outputs, d output[0] / d wrt) for scalar output[0] (seed "one"), or
-    taking the output's adjoint as a last parameter (seed "param", for vjp)."""
-    restore = _needs_restore(fn, outputs, wrt)
+    """A function returning (outputs, d output[0] / d wrt) for scalar output[0] (seed "one"),
+    taking the output's adjoint as a last parameter (seed "param", for vjp), or one adjoint
+    parameter per output (seed "each", for the vjp of a function returning several values)."""
+    restore = _needs_restore(fn, outputs, wrt, seed)
     r, body, adjoint, params, grads, names, types, ret = _build(fn, outputs, wrt, seed, restore)
     _record_shapes_not_arrays(r, body, adjoint, names, types)
     tapes = _record(r, body, adjoint, names, types)
