@@ -35,7 +35,7 @@ def _worker(directory, rank, world, pids, out):
 def test_every_worker_gets_the_sum_in_rank_order(tmp_path, world):
     directory = tmp_path / "group"
     shm.create(directory, world, SIZE)
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     barrier_pids = ctx.Manager().list([0] * world)
     procs = []
     for rank in range(world):
@@ -65,7 +65,7 @@ def test_a_peer_that_dies_is_reported_not_waited_for(tmp_path, monkeypatch):
     monkeypatch.setattr(shm, "POLL_SECONDS", 0.05)
     directory = tmp_path / "group"
     shm.create(directory, 2, 8)
-    peer = mp.get_context("fork").Process(target=time.sleep, args=(60,))
+    peer = mp.get_context("spawn").Process(target=time.sleep, args=(60,))
     peer.start()
     reducer = shm.SharedMemoryAllReduce(directory, 0, 2, [os.getpid(), peer.pid])
     os.kill(peer.pid, signal.SIGKILL)
