@@ -14,6 +14,7 @@ from .ir.nodes import Function
 from .transforms.reverse import reverse
 from .transforms.forward import forward
 from .backends.buffers import fresh as _fresh
+from .backends.layout import lay_out_lines
 
 
 def hvp_function(fn: Function, values: tuple, wrt: list) -> Function:
@@ -99,7 +100,7 @@ def driver(name: str, doc: str, params: list, inner: Function, primal: Function 
             lines.append(f"        {s.flat}[{k}] = 0.0" if s.shape_of else f"        {s.name} = 0.0")
         items = ", ".join(blocks.values()) + ("," if len(blocks) == 1 else "")
         lines.append(f"    return {v}, ({items})" if returns_value else f"    return ({items})")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lay_out_lines(lines)) + "\n"
 
     return Driver(name, ([primal] if primal is not None else []) + [inner], text)
 

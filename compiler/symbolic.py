@@ -117,6 +117,7 @@ def fused_module_source(b, header: str, name: str, doc: str, params: list, batch
     from .backends.pysource import function_source, statement_code, njit_decorator
     from .backends.buffers import fresh
     from .backends.parallel import CHUNK_FAILED
+    from .backends.layout import lay_out_lines
     fn = b.fn
     if b.tapes or any(not isinstance(s, (Assign, SetItem, Return)) for s in fn.body):
         return None
@@ -159,12 +160,12 @@ def fused_module_source(b, header: str, name: str, doc: str, params: list, batch
     bufs = [p for p, _ in b.outputs]
     args = ", ".join(list(params) + bufs)
     src = [f"# {line}" for line in header.splitlines()] + ["import numpy as np", "import numba", "", "",
-           njit_decorator(boundscheck),
-           f"def {rows}({args}, {c}, {start}, {stop}):",
-           f'    """{fn.doc} Samples start to stop of the batch (chunk {c}), row by row."""',
-           f"    for {i} in range({start}, {stop}):"]
+           njit_decorator(boundscheck)]
+    src += lay_out_lines([f"def {rows}({args}, {c}, {start}, {stop}):",
+                          f'    """{fn.doc} Samples start to stop of the batch (chunk {c}), row by row."""',
+                          f"    for {i} in range({start}, {stop}):"])
     src += ["    " + line for line in lines[1:]]
-    src += ["", "", njit_decorator(boundscheck, parallel=True),
+    src += ["", "", njit_decorator(boundscheck, parallel=True)] + lay_out_lines([
             f"def {name}({args}, {chunks}):",
             f'    """{doc}"""',
             f"    {n} = {params[batched.index(True)]}.shape[0]",
@@ -173,5 +174,5 @@ def fused_module_source(b, header: str, name: str, doc: str, params: list, batch
             f"        {rows}({args}, {c}, {c} * {n} // {chunks}, ({c} + 1) * {n} // {chunks})",
             f"        {done}[{c}] = True",
             f"    if not {done}.all():                 # a chunk stopped at an error",
-            f'        raise RuntimeError("{CHUNK_FAILED}")']
+            f'        raise RuntimeError("{CHUNK_FAILED}")'])
     return "\n".join(src) + "\n"

@@ -102,3 +102,19 @@ def test_generated_source_of_a_model_gradient_passes_black():
     text = model.source("grad")
     assert "# adjoint of" in text
     assert black_text(text) == text
+    model_text = model.source("model")          # the model's own generated source
+    assert black_text(model_text) == model_text
+
+
+def test_batch_driver_source_passes_black():
+    def f(x, w):
+        return np.sum(np.tanh(x * w) ** 2)
+
+    rng = np.random.default_rng(0)
+    args = (rng.normal(size=(7, 5)), rng.normal(size=5))
+    for reduce in (None, "sum"):
+        text = ct.source(ct.vmap(ct.grad(f), in_axes=(0, None), reduce=reduce), *args)
+        assert "prange" in text
+        assert black_text(text) == text
+    text = ct.source(ct.hessian(f), args[0][0], args[1])
+    assert black_text(text) == text

@@ -14,6 +14,7 @@ from ..ir.nodes import Assign
 from ..ir.types import Type
 from .pysource import statement_code, value_text
 from .buffers import Buffered, printer, source_lines, fresh
+from .layout import lay_out_lines
 
 MATH = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "log2": "log2",
         "log10": "log10", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan",
@@ -90,7 +91,7 @@ def module_source(b: Buffered, header: str, name: str, doc: str, params: list, b
     lines = [f"# {line}" for line in header.splitlines()]
     lines += ["import math", "import numpy as np", "import numba", "from numba import cuda", "", ""]
     lines += device + ["", ""] + kernel + ["", ""] + SUM_ROWS.splitlines()
-    return "\n".join(lines) + "\n"
+    return "\n".join(lay_out_lines(lines)) + "\n"
 
 
 SUM_ROWS = '''@cuda.jit

@@ -21,11 +21,40 @@ def lay_out(indent: str, code: str) -> list[str]:
     line = indent + code
     if len(line) <= WIDTH or "\n" in code:
         return [line]
-    for split in (_split_condition, _split_return, _split_call):
+    for split in (_split_def, _split_condition, _split_return, _split_call, _split_targets, _split_value):
         lines = split(indent, code)
         if lines is not None:
             return lines
     return [line]
+
+
+def lay_out_lines(lines: list[str]) -> list[str]:
+    """Lines printed as text (the batch drivers, a model's source) laid out like the rest: a
+    trailing comment two spaces after the code, or on a line of its own above a statement that
+    has to be split."""
+    out = []
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith(("#", '"""', "@")):
+            out.append(line)
+            continue
+        indent = line[:len(line) - len(line.lstrip())]
+        code, comment = _trailing_comment(line.strip())
+        laid = lay_out(indent, code)
+        if comment and len(laid) == 1 and len(laid[0]) + 2 + len(comment) <= WIDTH:
+            out.append(f"{laid[0]}  {comment}")
+        else:
+            out += ([indent + comment] if comment else []) + laid
+    return out
+
+
+def _trailing_comment(code: str) -> tuple[str, str]:
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type == tokenize.COMMENT:
+                return code[:tok.start[1]].rstrip(), tok.string
+    except (tokenize.TokenError, IndentationError):
+        pass
+    return code, ""
 
 
 def hug_powers(code: str) -> str:
@@ -120,6 +149,34 @@ def _split_call(indent: str, code: str):
     if len(head) > WIDTH:
         return None
     return _bracketed(indent, head, args, ")", atom=False)
+
+
+def _split_def(indent: str, code: str):
+    """`def f(a, b, ...):` over the width: the parameters on a line of their own, or one a line."""
+    m = re.match(r"def (\w+)\((.*)\):$", code)
+    if not m:
+        return None
+    return _bracketed(indent, f"{indent}def {m.group(1)}(", m.group(2), "):", atom=False)
+
+
+def _split_targets(indent: str, code: str):
+    """`a, b, c = tape.pop()` over the width: black's parenthesized targets, one a line."""
+    m = re.match(r"([\w, ]+?) = (.*)$", code)
+    if not m or "," not in m.group(1) or (m.group(2).rstrip(")").count("(") and not m.group(2).endswith("()")):
+        return None
+    targets = [t.strip() for t in m.group(1).split(",") if t.strip()]
+    return [f"{indent}("] + [f"{indent}    {t}," for t in targets] + [f"{indent}) = {m.group(2)}"]
+
+
+def _split_value(indent: str, code: str):
+    """`x[i] = a[i] + b[i]` over the width: black's parenthesized right-hand side."""
+    m = re.match(r"(.+?) (=|\+=|-=|\*=) (.*)$", code)
+    if not m or m.group(3).endswith(")") or not _balanced(m.group(3)):
+        return None
+    value = m.group(3)
+    if len(indent) + 4 + len(value) > WIDTH:
+        return None
+    return [f"{indent}{m.group(1)} {m.group(2)} (", f"{indent}    {value}", f"{indent})"]
 
 
 def _bracketed(indent: str, head: str, body: str, tail: str, atom: bool) -> list[str]:

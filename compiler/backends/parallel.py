@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .buffers import fresh
+from .layout import lay_out_lines
 from .pysource import njit_decorator
 
 CHUNK_FAILED = ("a sample raised an error inside the parallel loop, which Numba does not pass on; "
@@ -88,8 +89,9 @@ def driver_source(name: str, doc: str, params: list, batched: list, inner: str, 
     if summed:
         lines.append(f"    for {c} in range(1, {chunks}):       # the chunks' rows, in order")
         lines += [f"        {o.name} += {parts[o.name]}[{c}]" for o in summed]
-    lines.append(f"    return ({', '.join(o.name for o in outputs)},)")
-    return "\n".join(lines) + "\n"
+    names = [o.name for o in outputs]
+    lines.append(f"    return ({names[0]},)" if len(names) == 1 else f"    return ({', '.join(names)})")
+    return "\n".join(lay_out_lines(lines)) + "\n"
 
 
 def buffer_driver_source(name: str, doc: str, params: list, batched: list, inner: str, outputs: list,
@@ -112,4 +114,4 @@ def buffer_driver_source(name: str, doc: str, params: list, batched: list, inner
              f"        for {i} in range({c} * {n} // {chunks}, ({c} + 1) * {n} // {chunks}):",
              f"            {inner}({sample_args(params, batched, i)}, {', '.join(rows)})",
              f"        {done}[{c}] = True"] + _done_check(done)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lay_out_lines(lines)) + "\n"

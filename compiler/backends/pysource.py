@@ -258,7 +258,7 @@ def function_source(fn: Function, decorator: str = "", code=statement_code,
     lines = []
     if decorator:
         lines.append(decorator)
-    lines.append(f"def {fn.name}({', '.join(fn.params)}):")
+    lines += lay_out("", f"def {fn.name}({', '.join(fn.params)}):")
     if fn.doc:
         lines.append(f'    """{fn.doc}"""')
     plan = None
