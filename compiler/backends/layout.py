@@ -2,7 +2,8 @@
 `black --check` and a user who formats their code sees the same text. The printers already space
 operators and commas as black does; this module does the rest for the statement forms they print:
 `**` between simple operands is written without spaces, and a line over 88 characters is split
-where black splits it (a call's arguments, a long condition, a long tuple returned)."""
+where black splits it (a call's arguments, a `def` line, a long condition, a long tuple returned
+or unpacked, a long right-hand side). tests/test_layout.py holds each form against black."""
 from __future__ import annotations
 
 import io
