@@ -163,8 +163,10 @@ def _split_def(indent: str, code: str):
 def _split_targets(indent: str, code: str):
     """`a, b, c = tape.pop()` over the width: black's parenthesized targets, one a line."""
     m = re.match(r"([\w, ]+?) = (.*)$", code)
-    if not m or "," not in m.group(1) or (m.group(2).rstrip(")").count("(") and not m.group(2).endswith("()")):
+    if not m or "," not in m.group(1):
         return None
+    if "(" in m.group(2) and not m.group(2).endswith("()"):
+        return None                 # a call with arguments: black splits those (_split_call)
     targets = [t.strip() for t in m.group(1).split(",") if t.strip()]
     return [f"{indent}("] + [f"{indent}    {t}," for t in targets] + [f"{indent}) = {m.group(2)}"]
 
