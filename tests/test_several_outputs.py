@@ -164,3 +164,55 @@ def test_nested_tuples_keep_their_structure(target, shape):
     jl, (ja, jm) = ct.jacrev(f)(x, w)
     np.testing.assert_allclose(jl, np.cos(x) * w, rtol=1e-12)
     assert np.shape(ja) == shape + shape and np.shape(jm) == shape
+
+
+def loop_outputs(x, w):
+    """A loop writing into an array, both returned."""
+    s = 0.0
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        s = s + np.sin(x[i] * w)
+        y[i] = s * x[i]
+    return y, s
+
+
+def while_outputs(x, w):
+    """A while loop, a branch after it, and its trip count returned beside the values."""
+    t = 0.0
+    k = 0
+    while k < 3:
+        t = t + w * np.sum(x ** 2)
+        k += 1
+    if t > 1.0:
+        u = np.tanh(x) * t
+    else:
+        u = x * 2.0
+    return t, u, k
+
+
+def written_outputs(x, w):
+    """An array written in place, returned inside a nested tuple."""
+    z = x.copy()
+    z[1] = z[0] * w
+    m = z @ z
+    return (m, z), w * 2.0
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("fn", [loop_outputs, while_outputs, written_outputs], ids=lambda f: f.__name__)
+def test_control_flow_and_writes_with_several_outputs(target, fn):
+    rng = np.random.default_rng(5)
+    x, w = rng.normal(size=4), 0.9
+    f = ct.differentiable(fn, target=target)
+    value, pullback = ct.vjp(f, x, w)
+    leaves = _flat(fn(x, w))
+    cts = [rng.normal(size=np.shape(v)) if np.asarray(v).dtype.kind == "f" else None for v in leaves]
+    it = iter(cts)
+
+    def nest(v):
+        return tuple(nest(a) if isinstance(a, tuple) else next(it) for a in v)
+
+    got = pullback(nest(fn(x, w)))
+    want = numeric_vjp(lambda x, w: _flat(fn(x, w)), (x, w), cts)
+    for g, n in zip(got, want):
+        np.testing.assert_allclose(g, n, rtol=1e-6, atol=1e-8)
