@@ -363,17 +363,18 @@ def _jacobian(f, argnums, mode: str, symbolic=False) -> Callable:
     t = _symbolic_or_plain(pyfunc, mode, argnums, False, target, symbolic)
     single = isinstance(argnums, int)
 
-    returns_tuple = []          # [True] once f is seen to return a tuple (it then always does)
+    returns_tuple = False       # set once f is seen to return a tuple (it then always does)
 
     @functools.wraps(pyfunc)
     def jacobian_f(*args):
+        nonlocal returns_tuple
         if not returns_tuple:
             try:
                 (value, blocks), compiled, specs, nums = t.run(args)
             except CompileError:
                 if not isinstance(_Transform(pyfunc, "primal", (), False, target)(*args), tuple):
                     raise
-                returns_tuple.append(True)
+                returns_tuple = True
             else:
                 out_shape = np.shape(value)
                 # jacfwd stacks one row per input direction, jacrev one row per output element
@@ -426,7 +427,6 @@ def _jacobian_of_tuple(f, args, argnums, mode: str):
     per_output = [as_value(b[nums[0]]) if isinstance(argnums, int) else tuple(as_value(b[i]) for i in nums)
                   for b in blocks]
     return _nested_like(value, iter(per_output))
-
 
 
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str = False) -> Callable:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import CompileError, BoundsError, ShapeAssumption
 from .ir.types import Type, FLOAT, INT, BOOL
-from .ir.nodes import Assign, Var, walk, flat_values
+from .ir.nodes import Assign, walk, flat_values
 from .config import VERSION, config
 from . import rules  # noqa: F401  (fills the rule table)
 from .frontend.lower import lower

@@ -12,6 +12,7 @@ A peer that dies never writes its byte: the wait polls every POLL_SECONDS whethe
 processes are still alive and raises PeerLost when one is not, so the driver can replace it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shutil
@@ -81,10 +82,8 @@ class SharedMemoryAllReduce:
 
     def close(self) -> None:
         for fd in [self.inbox, *self.outboxes]:
-            try:
+            with contextlib.suppress(OSError):      # closed already: nothing left to release
                 os.close(fd)
-            except OSError:
-                pass
         self.outboxes = []
 
 

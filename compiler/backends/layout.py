@@ -6,6 +6,7 @@ where black splits it (a call's arguments, a `def` line, a long condition, a lon
 or unpacked, a long right-hand side). tests/test_layout.py holds each form against black."""
 from __future__ import annotations
 
+import contextlib
 import io
 import keyword
 import re
@@ -49,12 +50,11 @@ def lay_out_lines(lines: list[str]) -> list[str]:
 
 
 def _trailing_comment(code: str) -> tuple[str, str]:
-    try:
+    """(code, its trailing comment or ""); a line tokenize cannot read has no comment split off."""
+    with contextlib.suppress(tokenize.TokenError, IndentationError):
         for tok in tokenize.generate_tokens(io.StringIO(code).readline):
             if tok.type == tokenize.COMMENT:
                 return code[:tok.start[1]].rstrip(), tok.string
-    except (tokenize.TokenError, IndentationError):
-        pass
     return code, ""
 
 

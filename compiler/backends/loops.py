@@ -31,6 +31,7 @@ from ..ir.primitives import PRIMITIVES
 from ..ir.shapes import Shapes, SAME_SHAPE, ONE as ONE_DIM
 from ..ir.types import Type, FLOAT, INT, BOOL
 from .fusion import names_in
+from .pysource import value_text
 
 FILLS = {"zeros_like": "0", "ones_like": "1", "empty_like": "0"}
 COPIES = {"alias", "copy", "stop_gradient"}
@@ -64,10 +65,10 @@ class Nest:
 class LoopPlan:
     """Which statements of a function print as loop nests, and how."""
 
-    def __init__(self, fn: Function):
+    def __init__(self, fn: Function, kernels: bool = True):
         self.fn = fn
         self.shapes = Shapes(fn)
-        self.kernels = True             # allocate through backends/kernels.py (else NumPy calls)
+        self.kernels = kernels          # allocate through backends/kernels.py (else NumPy calls)
         self.first: dict = {}           # id(first statement) -> Nest
         self.members: set = set()       # ids of every statement in a nest
         self.identities: set = set()    # ids of unbroadcasts to the shape they already have
@@ -260,7 +261,7 @@ class LoopPlan:
                 ot = self.fn.types.get(operand.name) if isinstance(operand, Var) else None
                 if isinstance(ot, Type) and ot.rank:
                     return                   # an integer-array index
-                index.append(value_of(operand))
+                index.append(value_text(operand))
             axis += 1
         part += list(range(axis, len(x)))
         index += [None] * (len(x) - axis)
@@ -492,11 +493,6 @@ class LoopPlan:
 
 
 ONE_AXIS = object()          # an axis `None` adds to the part written
-
-
-def value_of(v) -> str:
-    from .pysource import value_text
-    return value_text(v)
 
 
 def _fill(value: str, kind: str) -> str:

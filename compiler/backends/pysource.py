@@ -7,7 +7,7 @@ import re
 
 from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, While, Break, Continue,
                         TapeNew, Push, Pop, walk)
-from ..ir.types import Type, FLOAT
+from ..ir.types import FLOAT
 from ..rules import table
 from ..rules.table import HELPERS, KERNELS
 from ..rules.indexing import index_text
@@ -224,8 +224,6 @@ def _fusing_printer(fn: Function, plan=None, kernels: bool = True):
             return None
         return text
     code.loops = plan
-    if plan is not None:
-        plan.kernels = kernels
     return code
 
 
@@ -265,7 +263,7 @@ def function_source(fn: Function, decorator: str = "", code=statement_code,
     if code is statement_code:
         if loops:
             from .loops import LoopPlan
-            plan = LoopPlan(fn)
+            plan = LoopPlan(fn, kernels)
         code = _fusing_printer(fn, plan, kernels)
     rows = _block(fn, fn.body, 1, _entry_check(plan), code=code)
     locmap = {}

@@ -106,11 +106,10 @@ class Shapes:
             if isinstance(t, Type) and t.rank > 0:
                 self.dims[p] = tuple(Dim(text=f"{p}.shape[{k}]") for k in range(t.rank))
         for s in walk(fn.body):
-            if isinstance(s, Assign) and writers.get(s.target) == 1:
-                self._lengths(s)
             if isinstance(s, Assign):
+                if writers.get(s.target) == 1:
+                    self._lengths(s)
                 self._unpack(s)
-            if isinstance(s, Assign):
                 t = fn.types.get(s.target)
                 if not isinstance(t, Type) or t.rank == 0:
                     continue
