@@ -24,128 +24,14 @@ examples.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib.util
 import math
-import re
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import cotangent as ct
-
-
-# --- functions from expressions -------------------------------------------------------------
-
-@functools.lru_cache(maxsize=None)
-def define(params: str, expr: str):
-    """`def f(params): return expr` in a file of its own: cotangent reads a function's source, so a
-    rule's expression has to live in a real module."""
-    text = f"import math\nimport numpy as np\n\n\ndef f({params}):\n    return {expr}\n"
-    name = "rule_" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    path = Path(ct.config.cache_dir) / "test_rules" / f"{name}.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.f
-
-
-def _signs(rng, shape):
-    return rng.choice([-1.0, 1.0], shape)
-
-
-DOMAINS = {  # where each rule is smooth; a domain draws an array of the given shape
-    "real": lambda rng, s: rng.uniform(-2.0, 2.0, s),
-    "pos": lambda rng, s: rng.uniform(0.5, 2.0, s),
-    "unit": lambda rng, s: rng.uniform(-0.8, 0.8, s),
-    "log1p": lambda rng, s: rng.uniform(-0.5, 2.0, s),
-    "nonzero": lambda rng, s: _signs(rng, s) * rng.uniform(0.3, 2.0, s),
-    "small": lambda rng, s: rng.uniform(-0.1, 0.1, s),         # never ties with "nonzero"
-    "mod": lambda rng, s: _signs(rng, s) * rng.uniform(1.5, 2.0, s),
-    "divisor": lambda rng, s: rng.uniform(1.1, 1.3, s),        # "mod" / "divisor" stays off integers
-    "clip": lambda rng, s: rng.choice([-1.2, 0.0, 1.2], s) + rng.uniform(-0.3, 0.3, s),
-    "lo": lambda rng, s: rng.uniform(-0.55, -0.45, s),         # bounds that "clip" values avoid
-    "hi": lambda rng, s: rng.uniform(0.45, 0.55, s),
-}
-
-
-def sample(spec, rng):
-    """An input: (domain, shape) is drawn at random, anything else is used as given."""
-    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
-        domain, shape = spec
-        v = DOMAINS[domain](rng, shape)
-        return float(v) if shape == () else v
-    return spec.copy() if isinstance(spec, np.ndarray) else spec
-
-
-def is_float(v) -> bool:
-    return isinstance(v, float) or (isinstance(v, np.ndarray) and v.dtype.kind == "f")
-
-
-def inputs(expr: str, args: dict):
-    """The row's inputs and a weight of the expression's shape, the same on every run."""
-    rng = np.random.default_rng(zlib.crc32(f"{expr} {args}".encode()))
-    values = [sample(s, rng) for s in args.values()]
-    out = eval(expr, {"np": np, "math": math}, dict(zip(args, values)))  # noqa: S307 - test tables
-    w = rng.standard_normal(np.shape(out))
-    return values, (float(w) if np.ndim(out) == 0 else w)
-
-
-def check(expr: str, args: dict, target: str) -> None:
-    """On the Python target: check_grad over every float input of the row (reverse mode against
-    central differences, forward mode against reverse mode), and the value against NumPy's. On
-    Numba: that the compiled value and gradient are the Python target's (the same generated
-    source, checked there), which compiles one function per row instead of three."""
-    values, w = inputs(expr, args)
-    f = define(", ".join([*args, "w"]), f"np.sum(({expr}) * w)")
-    fn = ct.differentiable(f, target=target)
-    argnums = tuple(i for i, v in enumerate(values) if is_float(v))
-    expected = f(*values, w)
-    value, grads = ct.value_and_grad(fn, argnums)(*values, w)
-    np.testing.assert_allclose(value, expected, rtol=1e-10, atol=1e-12)
-    if target == "python":
-        report = ct.check_grad(fn, *values, w, argnums=argnums)
-        assert len(report) == len(argnums)
-        np.testing.assert_allclose(fn(*values, w), expected, rtol=1e-10, atol=1e-12)
-        return
-    _, reference = ct.value_and_grad(ct.differentiable(f, target="python"), argnums)(*values, w)
-    for g, r in zip(grads, reference):
-        np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
-
-
-# --- table rows -----------------------------------------------------------------------------
-
-def row(expr: str, numba: bool = True, **args):
-    """A rule's expression and its inputs, each (domain, shape) or a fixed value (ints, indices).
-    numba=False: an array row that only repeats a rule on another shape runs on Numba when slow."""
-    return expr, args, numba
-
-
-def _describe(spec) -> str:
-    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
-        return str(spec[1]).replace(" ", "")
-    return "=" + re.sub(r"\s+", "", repr(spec.tolist() if isinstance(spec, np.ndarray) else spec))
-
-
-def is_scalar_row(args: dict) -> bool:
-    return all(np.ndim(sample(s, np.random.default_rng(0))) == 0 for s in args.values())
-
-
-def matrix(rows):
-    """pytest parameters: each row on target="python" and on Numba (target="cpu")."""
-    params = []
-    for expr, args, numba in rows:
-        name = f"{expr} {' '.join(f'{a}{_describe(s)}' for a, s in args.items())}"
-        slow = [] if numba or is_scalar_row(args) else [pytest.mark.slow]
-        params.append(pytest.param(expr, args, "python", id=f"python {name}"))
-        params.append(pytest.param(expr, args, "cpu", marks=slow, id=f"cpu {name}"))
-    return params
+from rule_check import check, define, matrix, row, sample
 
 
 # --- elementwise rules, derived by SymPy ---------------------------------------------------

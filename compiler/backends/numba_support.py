@@ -183,3 +183,7 @@ def _ol_diag_embed_like(g, like):
             out[i, i] = g[i]
         return out
     return impl
+
+
+# the Numba versions of each NumPy area's helpers
+from . import numba_reductions, numba_shapes, numba_products, numba_linalg, numba_special, numba_indexing  # noqa: E402,F401

@@ -78,3 +78,12 @@ def diag_embed_like(g, like):
     n = min(out.shape)
     out[np.arange(n), np.arange(n)] = g
     return out
+
+
+# the helpers of each NumPy area (plain NumPy versions; numba_support imports their Numba versions)
+from .support_reductions import *  # noqa: E402,F401,F403
+from .support_shapes import *  # noqa: E402,F401,F403
+from .support_products import *  # noqa: E402,F401,F403
+from .support_linalg import *  # noqa: E402,F401,F403
+from .support_special import *  # noqa: E402,F401,F403
+from .support_indexing import *  # noqa: E402,F401,F403

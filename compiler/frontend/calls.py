@@ -224,10 +224,10 @@ def call_function(lw, e, ref: FuncRef):
         a = bind_args(lw, e, "stop_gradient", ["x"], 1)
         return b.op("stop_gradient", lw.value(a["x"]))
     if mod == "np.linalg":
-        if name == "norm":
-            a = bind_args(lw, e, qual, ["x"], 1)
-            return b.op("norm", lw.value(a["x"]))
-        lw.error(e, f"{qual} is not supported", hint="supported from np.linalg: norm")
+        handler = LINALG.get(name)
+        if handler is None:
+            lw.error(e, f"{qual} is not supported", hint=f"supported from np.linalg: {', '.join(sorted(LINALG))}")
+        return handler(lw, e, qual)
     if name in UNARY:
         a = bind_args(lw, e, qual, ["x"], 1)
         return b.op(UNARY[name], lw.value(a["x"]))
@@ -499,6 +499,13 @@ NUMPY = {
     "array": _array, "asarray": _array,
 }
 
+def _norm(lw, e, qual):
+    a = bind_args(lw, e, qual, ["x"], 1)
+    return lw.b.op("norm", lw.value(a["x"]))
+
+
+LINALG = {"norm": _norm}     # np.linalg.NAME
+
 METHODS = {
     "sum": _reduction("sum"), "mean": _reduction("mean"), "max": _reduction("max"),
     "min": _reduction("min"), "prod": _reduction("prod"), "cumsum": _cumsum,
@@ -596,3 +603,7 @@ def index_pattern(lw, node):
             pattern.append(("int",))
             operands.append(v)
     return tuple(pattern), operands
+
+
+# NumPy areas with handlers of their own register them into NUMPY, METHODS and LINALG when imported
+from . import calls_reductions, calls_shapes, calls_products, calls_linalg, calls_special  # noqa: E402,F401

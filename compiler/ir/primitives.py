@@ -8,12 +8,22 @@ from typing import Callable, Optional
 
 PRIMITIVES: dict[str, "Primitive"] = {}
 
-# support functions that rules print calls to (backends/support.py, numba_support.py); the
-# frontend keeps these names free of user variables
-HELPERS = ("unbroadcast", "mean", "amax", "amin", "prod", "prod_others", "squeeze", "index_add",
-           "diag_embed_like")
+# support functions that rules print calls to (backends/support.py, numba_support.py, and the
+# support_*.py modules they import); the frontend keeps these names free of user variables. A rule
+# module that prints a call to a helper of its own adds the name with register_helpers.
+HELPERS = ["unbroadcast", "mean", "amax", "amin", "prod", "prod_others", "squeeze", "index_add",
+           "diag_embed_like"]
 # the cached library calls of loop-nest code (backends/kernels.py), kept free of user names too
-KERNELS = ("matmul", "empty", "zeros", "full")
+KERNELS = ["matmul", "empty", "zeros", "full"]
+
+
+def register_helpers(*names: str) -> None:
+    """Declare support functions that generated code calls by name (importable from
+    cotangent.backends.support, with a Numba overload in the matching numba support module)."""
+    for name in names:
+        if name in HELPERS or name in KERNELS:
+            raise ValueError(f"helper {name!r} declared twice")
+        HELPERS.append(name)
 
 
 class TypeRuleError(Exception):

@@ -1,0 +1,7 @@
+"""Helpers that generated code calls for products and matrix helpers, where NumPy has no single function or Numba
+lacks one: the plain NumPy versions (target="python"); numba_products.py overloads the same names."""
+from __future__ import annotations
+
+import numpy as np  # noqa: F401
+
+__all__: list[str] = []
