@@ -12,6 +12,7 @@ from ..ir.nodes import Const
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL
 from ..ir.builder import Sym
 from . import resolve as _resolve
+from . import lists
 from .resolve import ModuleRef, FuncRef, UserFunc, UserModule, CustomRef, Unsupported
 
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow",
@@ -153,6 +154,8 @@ def call(lw, e):
         base = lw.expr(f.value)
         if isinstance(base, Sym):
             return method(lw, e, base, f.attr)
+        if isinstance(base, lists.ListRef):
+            return lists.method(lw, e, base, f.attr)
         if isinstance(base, ModuleRef):
             target = module_attribute(lw, f, base, f.attr)
         elif isinstance(base, UserModule):
@@ -271,6 +274,8 @@ def call_builtin(lw, e, name):
             acc = b.op("maximum" if name == "max" else "minimum", acc, v)
         return acc
     if name == "len" and len(vals) == 1:
+        if isinstance(vals[0], lists.ListRef):
+            return lists.length(lw, vals[0])
         if vals[0].rank == 0:
             lw.error(e, "len() of a number")
         return b.op("dim", vals[0], axis=0)
@@ -359,6 +364,10 @@ def _concatenate(lw, e, qual):
 
 def _stack(lw, e, qual):
     a = bind_args(lw, e, qual, ["arrays", "axis"], 1)
+    if isinstance(a["arrays"], ast.Name) and isinstance(lw.env.get(a["arrays"].id), lists.ListRef):
+        if a.get("axis") is not None and static(lw, a["axis"], "axis") != 0:
+            lw.error(e, "np.stack of a list is supported along axis 0", hint="transpose the result")
+        return lists.as_array(lw, lw.env[a["arrays"].id], e)
     xs = sequence(lw, a["arrays"], "np.stack")
     return lw.b.op("stack", *xs, axis=axis_of(lw, a.get("axis"), xs[0].rank + 1) or 0)
 
@@ -458,6 +467,9 @@ def _array(lw, e, qual):
         pass
     if isinstance(node, (ast.List, ast.Tuple)):
         return _nested(lw, node)
+    v = lw.expr(node)
+    if isinstance(v, lists.ListRef):
+        return lists.as_array(lw, v, node)
     v = lw.value(node)
     return lw.b.op("copy", v)
 

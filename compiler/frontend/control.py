@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..ir.nodes import If, For, While, Break, SetItem, Var
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL, promote
 from ..ir.builder import Sym
+from . import lists
 
 # ops whose result may share memory with their first operand: writing through it is refused
 VIEW_OPS = {"stop_gradient", "getitem", "reshape", "reshape_like", "ravel", "transpose", "expand_dims", "squeeze", "alias",
@@ -49,8 +50,9 @@ class ReturnPoint:
 
 
 def assigned_names(stmts) -> set:
-    """Names bound anywhere in these statements (nested blocks included), not element writes."""
-    out = set()
+    """Names bound anywhere in these statements (nested blocks included), not element writes; and
+    the items and count of the lists appended to or popped from (lists.py)."""
+    out = lists.changed_keys(stmts)
     for s in stmts:
         for node in ast.walk(s):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -98,14 +100,35 @@ class ControlFlow:
                 else:
                     self.leave_loop(s)
                 return False
-            if isinstance(s, ast.If) and may_exit([s]):
-                return self.lower_if(s, ((list(rest),) if rest else ()) + tuple(cont), at_end)
-            self.lower_stmt(s)
+            if not self.pending_lists() or not isinstance(s, (ast.If, ast.For, ast.While)):
+                if isinstance(s, ast.If) and may_exit([s]):
+                    return self.lower_if(s, ((list(rest),) if rest else ()) + tuple(cont), at_end)
+                self.lower_stmt(s)
+                continue
+            while True:         # a list first appended to inside s: make its array in front of s
+                saved = self.snapshot()
+                try:
+                    if isinstance(s, ast.If) and may_exit([s]):
+                        return self.lower_if(s, ((list(rest),) if rest else ()) + tuple(cont), at_end)
+                    self.lower_stmt(s)
+                    break
+                except lists.NeedList as need:      # (blocks entered since have been left)
+                    if need.ref.block != id(self.b.stmts):
+                        raise
+                    self.restore(saved)
+                    self.b.loc = self.parsed.loc(s)
+                    lists.allocate(self, need.ref, need.item_type)
         if cont:
             return self.lower_seq(cont[0], at_end, tuple(cont[1:]))
         if at_end is not None:
             at_end()
         return True
+
+    def pending_lists(self) -> bool:
+        """Whether a list made in this block has no array yet (its first append may be nested)."""
+        here = id(self.b.stmts)
+        return any(isinstance(v, lists.ListRef) and v.block == here and v.items_key not in self.env
+                   for v in self.env.values())
 
     # --- if ---
     def condition(self, node) -> Sym:
@@ -154,7 +177,8 @@ class ControlFlow:
                 out.pop(name, None)
                 self.undefined[name] = f"{name!r} is assigned in only one branch of the if at line {node.lineno}"
                 continue
-            if a is b or (isinstance(a, Sym) and a == b):
+            if a is b or (isinstance(a, Sym) and a == b) or (
+                    isinstance(a, lists.ListRef) and isinstance(b, lists.ListRef) and a.name == b.name):
                 out[name] = a
                 continue
             out[name] = self.merged_value(name, a, b, block_a, block_b, node)
@@ -168,7 +192,7 @@ class ControlFlow:
             self.error(node, f"{name!r} holds different kinds of values after the branches of this if",
                        hint="give each kind of value its own name")
         ty = self.join_types(name, a.type, b.type, node)
-        target = self.names.fresh(name, temp=False)
+        target = self.names.fresh(lists.identifier(name), temp=False)
         for block, v in ((block_a, a), (block_b, b)):
             with self.block(block):
                 self.b.op("alias", self.cast(v, ty), target=target)
@@ -286,13 +310,15 @@ class ControlFlow:
             if name not in self.env or (is_for and name == var_name):
                 continue
             value = self.env[name]
+            if isinstance(value, lists.ListRef):
+                continue        # its items and count are carried
             if not isinstance(value, Sym) or isinstance(value.type, TupleType):
                 self.error(s, f"{name!r} is reassigned in the loop, but it holds {_what(value)}",
                            hint="only numbers and arrays can change from one trip to the next")
             self.b.loc = loc
             if name in widen:
                 value = self.cast(value, Type(FLOAT, 0))
-            target = self.names.fresh(name, temp=False)
+            target = self.names.fresh(lists.identifier(name), temp=False)
             carried[name] = self.b.op("alias", value, target=target)
             self.b.phi_sources[target] = [value]
             self.env[name] = carried[name]
@@ -330,7 +356,7 @@ class ControlFlow:
         if self.loops or self.enclosing_loops:
             # a value read after an inner loop gets its own name, so each value has one definition
             for name, c in carried.items():
-                after = self.b.op("alias", c, target=self.names.fresh(name, temp=False))
+                after = self.b.op("alias", c, target=self.names.fresh(lists.identifier(name), temp=False))
                 self.b.phi_sources[after.value.name] = [c]
                 self.env[name] = after
 

@@ -16,7 +16,7 @@ from ..ir.builder import Builder, NameAllocator, Sym
 from ..rules.table import HELPERS, KERNELS
 from .source import parse_function
 from .resolve import resolve, ModuleRef, FuncRef, UserFunc, UserModule, Unsupported
-from . import calls
+from . import calls, lists
 from .control import ControlFlow
 
 MAX_INLINE_DEPTH = 20
@@ -54,6 +54,7 @@ class Lowerer(ControlFlow):
         self.enclosing_loops = 0     # loops around the call site, for an inlined function
         self.call_stack = (parsed.pyfunc,)   # the functions being inlined, outermost first
         self.calls = None            # (lowerer, node, pyfunc, args) -> result of a call to a unit, or None to inline
+        self.list_names = lists.list_names(parsed.tree)   # names used as stacks (lists.py)
 
     # --- errors ---
     def error(self, node, message, hint=""):
@@ -72,6 +73,10 @@ class Lowerer(ControlFlow):
 
     def lower_stmt(self, s):
         if isinstance(s, ast.Assign):
+            if isinstance(s.value, ast.List) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name) \
+                    and s.targets[0].id in self.list_names:
+                lists.make(self, s.targets[0].id, s.value)
+                return
             value = self.expr(s.value)
             for target in s.targets:
                 self.bind(target, value)
@@ -93,6 +98,14 @@ class Lowerer(ControlFlow):
         elif isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
                 return  # docstring
+            if isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute) \
+                    and s.value.func.attr in lists.METHODS:
+                base = self.expr(s.value.func.value)
+                if isinstance(base, lists.ListRef):
+                    lists.method(self, s.value, base, s.value.func.attr)
+                    return
+                self.error(s, f"{ast.unparse(s.value.func)}() needs a list made in this function",
+                           hint=f"start it empty: {ast.unparse(s.value.func.value)} = [] (arrays have no .{s.value.func.attr})")
             self.error(s, "an expression statement has no effect here",
                        hint="assign its value to a name, or remove it")
         elif isinstance(s, ast.Pass):
@@ -114,7 +127,10 @@ class Lowerer(ControlFlow):
         """A returned value; a tuple literal stays a tuple, nested ones too (`return loss, (a, b)`)."""
         if isinstance(e, ast.Tuple):
             return tuple(self.returned(x) for x in e.elts)
-        return self.expr(e)
+        v = self.expr(e)
+        if isinstance(v, lists.ListRef):
+            self.error(e, f"a list ({v.name}) cannot be returned", hint=f"return np.array({v.name})")
+        return v
 
     def bind(self, target, value):
         if isinstance(target, ast.Name):
@@ -177,6 +193,9 @@ class Lowerer(ControlFlow):
     def value(self, e):
         """An expression that must be a single number or array."""
         v = self.expr(e)
+        if isinstance(v, lists.ListRef):
+            self.error(e, f"the list {v.name!r} is used where a number or an array is needed",
+                       hint=f"np.array({v.name}) makes an array of its items")
         if not isinstance(v, Sym):
             self.error(e, f"expected a number or an array here, got {_kind_of(v)}")
         return v
@@ -274,6 +293,8 @@ class Lowerer(ControlFlow):
             return self.b.op("tuple_getitem", base, i=key)
         if isinstance(base, Sym):
             return calls.getitem(self, e, base, e.slice)
+        if isinstance(base, lists.ListRef):
+            return lists.read(self, base, e)
         self.error(e, f"cannot index {_kind_of(base)}")
 
     def expr_Call(self, e):
@@ -296,6 +317,9 @@ class Lowerer(ControlFlow):
         if n_params != len(args):
             self.error(node, f"{user.pyfunc.__name__}() takes {n_params} arguments, got {len(args)}")
         for a in args:
+            if isinstance(a, lists.ListRef):
+                self.error(node, f"the list {a.name!r} cannot be passed to {user.pyfunc.__name__}()",
+                           hint=f"pass np.array({a.name})")
             if isinstance(a, Sym) and isinstance(a.value, Var):
                 self.b.pinned.add(a.value.name)     # bound to a parameter: keep its name
         return lower_inlined(self.b, user.pyfunc, args, self.depth + 1,

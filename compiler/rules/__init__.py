@@ -1,5 +1,6 @@
 """The rule table: importing this package declares every primitive once."""
 from . import table, elementwise, select, reductions, linalg, shapes, indexing, constructors, unitcall  # noqa: F401
+from . import lists  # noqa: F401,E402  (lists used as stacks)
 from .table import PRIMITIVES, Primitive, TypeRuleError
 from .derive import printed
 

@@ -264,7 +264,16 @@ class _Reverser:
             for a, c, flag in zip(args, contribs, flags):
                 if flag and c is not None:
                     self.accumulate(a.value.name, fit_to_operand(b, prim, c, a, n_arrays))
-        if s.op == "alias" and any(s.target in c for c in self.carry_stack):
+        carried = s.op == "alias" and any(s.target in c for c in self.carry_stack)
+        if carried and flags[0] and args[0].rank and s.target in self.fresh and s.target not in self.shared:
+            # the carried name's adjoint array passes whole to the value it took, and the name's
+            # own adjoint starts again from zero (below): the array is that value's alone, so it
+            # is updated in place without a copy (a list's items array, appended to each trip)
+            source = args[0].value.name
+            if self.adj.get(source) is not None and self.adj[source].value.name == self.bar(source) \
+                    and source not in self.shared:
+                self.fresh.add(source)
+        if carried:
             # a carried name takes a new value here: the adjoint of its old value starts from zero
             # (written when the first contribution arrives, or at the end of the block)
             self.adj.pop(s.target, None)
