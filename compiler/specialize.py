@@ -349,6 +349,41 @@ def _leaf_names(fn, specs):
 
 
 def call_checked(compiled: Compiled, leaves_, first: bool):
+    """Run compiled code (see _call_checked). Numba's code is typed for float64: float32 arguments
+    are computed in float64, and when every float array argument is float32 the results (values,
+    gradients, tangents) come back in float32, as NumPy and JAX give them. The Python target runs
+    NumPy on the arguments as they are (and its results too are float32 then)."""
+    converted, single = _from_float32(leaves_)
+    out = _call_checked(compiled, leaves_ if compiled.run is compiled.python_run else converted, first)
+    return _to_float32(out) if single else out
+
+
+def _from_float32(leaves_) -> tuple[list, bool]:
+    """The leaves with float32 ones in float64, and whether the float arrays were all float32."""
+    has32 = has64 = False
+    out = []
+    for leaf in leaves_:
+        dtype = getattr(leaf, "dtype", None)
+        if dtype == np.float32:
+            has32 = True
+            leaf = leaf.astype(np.float64) if isinstance(leaf, np.ndarray) else float(leaf)
+        elif dtype == np.float64 and isinstance(leaf, np.ndarray):
+            has64 = True
+        out.append(leaf)
+    return out, has32 and not has64
+
+
+def _to_float32(out):
+    if isinstance(out, tuple):
+        return tuple(_to_float32(x) for x in out)
+    if isinstance(out, np.ndarray) and out.dtype == np.float64:
+        return out.astype(np.float32)
+    if isinstance(out, (float, np.float64)):
+        return np.float32(out)
+    return out
+
+
+def _call_checked(compiled: Compiled, leaves_, first: bool):
     """Run compiled code; if it fails, run the Python version to say which source line failed.
 
     Compiled code checks its indices (unless ct.config.boundscheck is off), so an index out of
@@ -358,7 +393,7 @@ def call_checked(compiled: Compiled, leaves_, first: bool):
         compiled, first = _current_setting(compiled, first)
     if compiled.shapes_vary:
         general, first = _general(compiled, first)
-        return call_checked(general, leaves_, first)
+        return _call_checked(general, leaves_, first)
     if compiled.run is compiled.python_run:
         leaves_ = numpy_scalars(leaves_)
     elif first and not compiled.boundscheck:
@@ -374,7 +409,7 @@ def call_checked(compiled: Compiled, leaves_, first: bool):
         # nests and giving up each time
         compiled.shapes_vary = True
         general, first = _general(compiled, first)
-        return call_checked(general, leaves_, first)
+        return _call_checked(general, leaves_, first)
     except Exception as e:  # noqa: BLE001 - re-raised with the user's line where it can be found
         _locate(compiled, leaves_)
         raise_compile_failure(compiled, e)
