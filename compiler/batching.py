@@ -90,7 +90,7 @@ class Batched:
     def __call__(self, *args):
         out = self._cotangent.run(args)
         if self.plan.inner == "primal":
-            return out.values[0]
+            return _nested(out.values, _structure(self._cotangent.last.ir.body[-1].values))
         return out.structured(self.single)
 
     def __repr__(self) -> str:
@@ -319,10 +319,11 @@ def _outputs(out_fn, plan: Plan, grad_batched: list) -> list:
     ret = out_fn.body[-1]
     rank = lambda v: _type_of(out_fn, v).rank
     if plan.inner == "primal":
-        if len(ret.values) != 1:
-            raise CompileError("ct.vmap of a function that returns a tuple is not supported", ret.loc,
-                               hint="return one number or array per sample (map each output separately)")
-        return [Output("value", "{out}", rank(ret.values[0]), plan.summed != "none")]
+        summed = plan.summed != "none"
+        if len(ret.values) == 1 and not isinstance(ret.values[0], tuple):
+            return [Output("value", "{out}", rank(ret.values[0]), summed)]
+        return [Output(f"value_{k}", access, rank(v), summed)
+                for k, (access, v) in enumerate(_leaf_accesses(ret.values, "{out}"))]
     (value,), items = ret.values        # return value, (gradients or tangent...)
     outs = [Output("value", "{out}[0]", rank(value), plan.summed != "none")]
     for j, (item, batched) in enumerate(zip(items, grad_batched)):
@@ -332,10 +333,41 @@ def _outputs(out_fn, plan: Plan, grad_batched: list) -> list:
     return outs
 
 
+def _leaf_accesses(values, access: str):
+    """(how to read it from the per-sample result, value) for each leaf of a returned tuple."""
+    for j, v in enumerate(values):
+        if isinstance(v, tuple):
+            yield from _leaf_accesses(v, f"{access}[{j}]")
+        else:
+            yield f"{access}[{j}]", v
+
+
+def _structure(values, counter=None):
+    """The nesting of a returned tuple, with leaves numbered in order (None: a single value)."""
+    if counter is None:
+        if len(values) == 1 and not isinstance(values[0], tuple):
+            return None
+        counter = iter(range(1 << 30))
+    return tuple(_structure(v, counter) if isinstance(v, tuple) else next(counter) for v in values)
+
+
+def _nested(values: list, structure):
+    """The batch's outputs in the per-sample function's tuple structure."""
+    if structure is None:
+        return values[0]
+    return tuple(_nested(values, s) if isinstance(s, tuple) else values[s] for s in structure)
+
+
+def _flat_leaves(r) -> list:
+    if isinstance(r, tuple):
+        return [leaf for x in r for leaf in _flat_leaves(x)]
+    return [r]
+
+
 def _flat_result(r, plan: Plan, count: int) -> list:
     """The per-sample function's result as a flat list, in the order of _outputs."""
     if plan.inner == "primal":
-        return [r]
+        return _flat_leaves(r)
     return [r[0]] + (list(r[1]) if count > 2 else [r[1]])
 
 

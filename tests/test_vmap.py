@@ -210,6 +210,33 @@ def path_and_scale(theta, scale, x, y):
     return hinge_path(theta, scale, x, y), scale
 
 
+def residual_and_parts(w, x, y):
+    """Several outputs per sample, one of them a tuple: a number, an array and a pair."""
+    r = np.tanh(x @ w) - y
+    return np.sum(r * r), (r, (np.max(r), np.sum(w * w)))
+
+
+@pytest.mark.parametrize("target", ["python", "cpu"])
+def test_tuple_outputs(target):
+    """A function returning a (nested) tuple maps to the same tuple of per-sample outputs, each
+    stacked along axis 0, or summed or averaged with reduce."""
+    rng = np.random.default_rng(7)
+    w, x, y = rng.standard_normal(3), rng.standard_normal((40, 5, 3)), rng.standard_normal((40, 5))
+    f = ct.differentiable(residual_and_parts, target=target)
+    loss, (r, (top, norm)) = ct.vmap(f, (None, 0, 0))(w, x, y)
+    expected = [residual_and_parts(w, x[i], y[i]) for i in range(40)]
+    np.testing.assert_allclose(loss, [e[0] for e in expected], rtol=1e-12)
+    np.testing.assert_allclose(r, np.stack([e[1][0] for e in expected]), rtol=1e-12)
+    np.testing.assert_allclose(top, [e[1][1][0] for e in expected], rtol=1e-12)
+    np.testing.assert_allclose(norm, np.full(40, np.sum(w * w)), rtol=1e-12)
+    assert r.shape == (40, 5) and top.shape == (40,)
+    for reduce, scale in (("sum", 1.0), ("mean", 1 / 40)):
+        total, (r_sum, (top_sum, _)) = ct.vmap(f, (None, 0, 0), reduce=reduce)(w, x, y)
+        assert total == pytest.approx(scale * sum(e[0] for e in expected), rel=1e-12)
+        np.testing.assert_allclose(r_sum, scale * np.sum([e[1][0] for e in expected], axis=0), rtol=1e-12)
+        assert top_sum == pytest.approx(scale * sum(e[1][1][0] for e in expected), rel=1e-12)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda p: ct.grad(ct.vmap(hinge_path, PATH_AXES), argnums=0)(*p), "one value per sample"),
     (lambda p: ct.vmap(hinge_path, PATH_AXES)(p[0], p[1], p[2], p[3][:5]), "different batch sizes"),
@@ -218,7 +245,7 @@ def path_and_scale(theta, scale, x, y):
     (lambda p: ct.vmap(hinge_path, (None, 0))(*p), "in_axes has 2 entries"),
     (lambda p: ct.jacrev(ct.vmap(hinge_path, PATH_AXES), argnums=2)(*p), "block-diagonal"),
     (lambda p: ct.vmap(ct.vmap(hinge_path, PATH_AXES)), "vmap of a batched function"),
-    (lambda p: ct.vmap(path_and_scale, PATH_AXES)(*p), "returns a tuple"),
+    (lambda p: ct.grad(ct.vmap(path_and_scale, PATH_AXES, reduce="sum"))(*p), "returns a tuple"),
 ])
 def test_errors(path, call, message):
     with pytest.raises(ct.CompileError, match=message):

@@ -34,7 +34,7 @@ def test_simulator_run():
                            "-p", "no:xdist"], cwd=here.parents[1], env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert re.search(r"^4 passed", proc.stdout, re.M) and "failed" not in proc.stdout, proc.stdout[-2000:]
+    assert re.search(r"^5 passed", proc.stdout, re.M) and "failed" not in proc.stdout, proc.stdout[-2000:]
 
 
 def both(make, *args):
@@ -105,3 +105,24 @@ def test_elementwise_kernels():
     values, tangents = e.jvp((x, a), (np.ones_like(x), 1.0))
     assert rel_err(values, ref) < 1e-14 and rel_err(tangents, rx + ra) < 1e-14
     assert "@cuda.jit" in ct.source(e) and "math.log1p(" in ct.source(e)
+
+
+def dot_and_extremes(x, w):
+    """Several outputs per sample (numbers, in element loops, as CUDA threads run them)."""
+    s = 0.0
+    m = 0.0
+    for i in range(x.shape[0]):
+        s = s + x[i] * w[i]
+        m = max(m, x[i])
+    return s, (s * s, np.tanh(m))
+
+
+@on_simulator
+def test_tuple_outputs():
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((30, 4)), rng.standard_normal(4)
+    for reduce in (None, "sum"):
+        out, ref = both(lambda t: ct.vmap(dot_and_extremes, (0, None), reduce=reduce, target=t), x, w)
+        flat = [out[0], *out[1]]
+        for a, b in zip(flat, [ref[0], *ref[1]]):
+            assert np.shape(a) == np.shape(b) == ((30,) if reduce is None else ()) and rel_err(a, b) < TOL

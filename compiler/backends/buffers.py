@@ -22,7 +22,7 @@ import copy
 from dataclasses import dataclass
 
 from ..errors import CompileError
-from ..ir.nodes import Assign, SetItem, Return, Var, Const, Function, TapeNew, Push, Pop, walk, operands
+from ..ir.nodes import Assign, SetItem, Return, Var, Const, Function, TapeNew, Push, Pop, walk, operands, flat_values
 from ..ir.types import Type
 from .pysource import statement_code, value_text, function_source, _type_of
 
@@ -65,7 +65,7 @@ def buffer_form(out_fn: Function, summed: list) -> Buffered:
     ret = out_fn.body[-1]
     if not isinstance(ret, Return):
         raise CompileError(f"{out_fn.name} does not end in a return")
-    flat = [v for group in ret.values for v in (group if isinstance(group, tuple) else (group,))]
+    flat = list(flat_values(ret.values))
     taken = set(out_fn.types) | set(out_fn.params)
     buffers, outputs = {}, []
     for v, add_up in zip(flat, summed):
