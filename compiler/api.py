@@ -382,7 +382,7 @@ def _jacobian(f, argnums, mode: str, symbolic=False) -> Callable:
                     blocks[k].T if mode == "jacfwd" else blocks[k], out_shape + np.shape(leaf)), single)
         return _jacobian_of_tuple(f, args, argnums, mode)
 
-    jacobian_f._cotangent = t
+    jacobian_f._cotangent, jacobian_f._single_argnum = t, single
     return jacobian_f
 
 
@@ -465,7 +465,7 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str 
             args, specs, nums, lambda s, leaf_s: _block(
                 blocks[s * m + r].T, np.shape(leaf_r) + np.shape(leaf_s)), single), single)
 
-    hessian_f._cotangent = t
+    hessian_f._cotangent, hessian_f._single_argnum = t, single
     return hessian_f
 
 

@@ -1,7 +1,8 @@
 """ct.vmap: a function written for one sample, run over a batch of samples in one compiled loop.
 
-The per-sample function (its value, its gradient or its JVP) is generated as usual, specialized to
-one sample's argument types (a batched argument loses its batch axis). A driver then runs it over
+The per-sample function (its value, its gradient, its JVP, or its Jacobian or Hessian driver) is
+generated as usual, specialized to one sample's argument types (a batched argument loses its
+batch axis). A driver then runs it over
 the batch: a `numba.prange` loop with one accumulator row per thread on the CPU
 (backends/parallel.py), or a kernel with one thread per sample on CUDA (backends/cuda.py). Summed
 outputs (reduce="sum"/"mean", and the gradients of shared arguments under ct.grad) are added
@@ -31,6 +32,7 @@ from .backends import loader
 from .higher import Driver
 
 TARGETS = ("cpu", "python", "cuda")
+JACOBIANS = ("jacfwd", "jacrev", "hessian")     # per-sample Jacobians and Hessians: one driver loop each
 REDUCTIONS = (None, "sum", "mean")
 _CACHE: dict = {}
 
@@ -67,10 +69,15 @@ class Batched:
         if inner is not None and hasattr(inner, "batch_plan"):     # symbolic=...: symbolic.py
             self.pyfunc, own_target = inner.pyfunc, inner.target
             self.plan, self.single = inner.batch_plan(f, reduce)
+        elif inner is not None and inner.mode in JACOBIANS:
+            self.pyfunc, own_target = inner.pyfunc, inner.target
+            self.plan = Plan(inner.mode, inner.argnums, keep_value=False, summed="all" if reduce else "none")
+            self.single = getattr(f, "_single_argnum", False)
         elif inner is not None:
             if inner.mode != "grad" or inner.has_aux:
-                raise CompileError(f"ct.vmap takes a function, ct.grad(f) or ct.value_and_grad(f), "
-                                   f"not a {inner.mode} transformation")
+                raise CompileError(f"ct.vmap takes a function, ct.grad(f), ct.value_and_grad(f), ct.jacfwd(f), "
+                                   f"ct.jacrev(f) or ct.hessian(f), not a {inner.mode} transformation"
+                                   + (" with has_aux" if inner.has_aux else ""))
             self.pyfunc, own_target = inner.pyfunc, inner.target
             self.plan = Plan("grad", inner.argnums, keep_value=getattr(f, "_returns_value", False),
                              summed="all" if reduce else "none")
@@ -91,6 +98,8 @@ class Batched:
         out = self._cotangent.run(args)
         if self.plan.inner == "primal":
             return _nested(out.values, _structure(self._cotangent.last.ir.body[-1].values))
+        if self.plan.inner in JACOBIANS:
+            return out.jacobians(self.single)
         return out.structured(self.single)
 
     def __repr__(self) -> str:
@@ -155,7 +164,8 @@ def vmap(f: Callable, in_axes: int | None | Sequence = 0, reduce: str | None = N
     (an int: the batch axis) and which are shared (None). With reduce=None the result has one row
     per sample; with "sum" or "mean" it is reduced over the batch, so
     `ct.grad(ct.vmap(f, in_axes, reduce="sum"), argnums)` is the summed gradient. Per-sample
-    gradients: `ct.vmap(ct.grad(f, argnums), in_axes)`. target: "cpu" (threads), "cuda" (a GPU
+    gradients: `ct.vmap(ct.grad(f, argnums), in_axes)`; per-sample Jacobians and Hessians:
+    `ct.vmap(ct.jacfwd(f), in_axes)` (jacrev, hessian). target: "cpu" (threads), "cuda" (a GPU
     kernel) or "python"; by default the target f was made differentiable for."""
     return Batched(f, in_axes, reduce, target)
 
@@ -229,13 +239,50 @@ def prepare(pyfunc, args: tuple, in_axes) -> Batch:
 class Result:
     """The driver's flat outputs and how to put them back into the caller's structure."""
 
-    def __init__(self, values: list, specs, argnums, plan: Plan):
+    def __init__(self, values: list, specs, argnums, plan: Plan, sample_shapes=(), lead=()):
         self.values, self.specs, self.argnums, self.plan = values, specs, argnums, plan
+        self.sample_shapes, self.lead = list(sample_shapes), tuple(lead)
 
     def structured(self, single: bool):
         from .arguments import structure_grads
         g = structure_grads(tuple(self.values[1:]), self.specs, self.argnums, single)
         return (self.values[0], g) if self.plan.keep_value else g
+
+    def jacobians(self, single: bool):
+        """Per-sample Jacobians (Hessians) in JAX's shapes, the batch axis first (none when
+        reduced): out.shape + in.shape per differentiated argument, H[i][j] for Hessians. The
+        driver gives each as blocks of (direction, element) rows."""
+        lead, plan = self.lead, self.plan
+        shapes = self._float_leaf_shapes()
+        flip = lambda b: np.swapaxes(b, -1, -2)
+        if plan.inner == "hessian":
+            blocks, m = self.values, len(shapes)
+            return self._per_argument(lambda r: self._per_argument(
+                lambda s: np.ascontiguousarray(flip(blocks[s * m + r])).reshape(lead + shapes[r] + shapes[s]),
+                single), single)
+        value, blocks = self.values[0], self.values[1:]
+        out_shape = np.shape(value)[len(lead):]
+        return self._per_argument(lambda k: np.ascontiguousarray(
+            flip(blocks[k]) if plan.inner == "jacfwd" else blocks[k]).reshape(lead + out_shape + shapes[k]), single)
+
+    def _float_leaf_shapes(self) -> list:
+        out = []
+        for i in self.argnums:
+            start = sum(sp.spec_leaf_count(s) for s in self.specs[:i])
+            out += [self.sample_shapes[start + j] for j, t in enumerate(sp.spec_leaf_types(self.specs[i]))
+                    if t.kind == FLOAT]
+        return out
+
+    def _per_argument(self, leaf_value, single: bool):
+        """Each differentiated argument's structure, its k-th float leaf replaced by leaf_value(k)."""
+        k, per_arg = 0, []
+        for i in self.argnums:
+            filled = []
+            for t in sp.spec_leaf_types(self.specs[i]):
+                filled.append(leaf_value(k) if t.kind == FLOAT else None)
+                k += t.kind == FLOAT
+            per_arg.append(sp.rebuild(self.specs[i], iter(filled)))
+        return per_arg[0] if single else tuple(per_arg)
 
 
 class BatchedTransform:
@@ -293,7 +340,8 @@ class BatchedTransform:
             values = [v / batch.n for v in values]
         if plan.restore_axes:
             values = self._restore(values, batch)
-        return Result(values, batch.specs, plan.argnums, plan)
+        shapes = [leaf.shape[1:] if b else np.shape(leaf) for leaf, b in zip(batch.leaves, batch.batched)]
+        return Result(values, batch.specs, plan.argnums, plan, shapes, () if self.batched.reduce else (batch.n,))
 
     def _restore(self, values: list, batch: Batch) -> list:
         """A batched argument's gradient with its batch axis back where in_axes took it from."""
@@ -377,12 +425,44 @@ def fused_symbolic(*args):
     return fused_module_source(*args)
 
 
+def _build_jacobians(pyfunc, specs, fn, jacobian, plan: Plan, leaf_batched: list, target: str,
+                     boundscheck: bool) -> sp.Compiled:
+    """Per-sample Jacobians (Hessians): the driver of one sample's Jacobian (higher.py), called by
+    the batch driver once per sample, each thread on its own samples; its blocks are stacked (or
+    summed) like any output."""
+    from .backends.pysource import _type_of
+    if target == "cuda":
+        raise CompileError(f"ct.vmap of ct.{plan.inner} runs on the CPU and Python targets, not on CUDA yet",
+                           hint="use target='cpu' (threads)")
+    count = sum(1 for i in plan.argnums for t in sp.spec_leaf_types(specs[i]) if t.kind == FLOAT)
+    summed = plan.summed != "none"
+    if plan.inner == "hessian":
+        outputs = [Output(f"block_{k}", f"{{out}}[{k}]", 2, summed) for k in range(count * count)]
+    else:
+        value = Output("value", "{out}[0]", _type_of(fn, fn.body[-1].values[0]).rank, summed)
+        outputs = [value] + [Output(f"block_{k}", f"{{out}}[1][{k}]", 2, summed) for k in range(count)]
+    params = list(fn.params)
+    name = f"{jacobian.name}_batch"
+    what = {"jacfwd": "Jacobians (forward mode)", "jacrev": "Jacobians (reverse mode)", "hessian": "Hessians"}
+    doc = (f"The {what[plan.inner]} of {fn.name} over a batch, "
+           + ("summed over the batch." if summed else "one per sample."))
+
+    def text(decorator: str) -> str:
+        return jacobian.text(decorator) + "\n\n" + driver_source(
+            name, doc, params, list(leaf_batched), jacobian.name, outputs, "cpu" if decorator else "python", boundscheck)
+
+    return sp._load_driver(pyfunc, fn, f"vmap {plan.inner}", Driver(name, jacobian.functions, text),
+                           "python" if target == "python" else "cpu", boundscheck)
+
+
 def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str, boundscheck: bool = True) -> sp.Compiled:
     """Generate and load the per-sample function and its driver for one signature: the plain
     Python driver always (it locates errors), and the target's own (its indices checked unless
     `boundscheck` is False)."""
     wrt_args = plan.argnums
-    fn, out_fn, _ = sp.transform_ir(pyfunc, specs, plan.inner, wrt_args, False)
+    fn, out_fn, jacobian = sp.transform_ir(pyfunc, specs, plan.inner, wrt_args, False)
+    if plan.inner in JACOBIANS:
+        return _build_jacobians(pyfunc, specs, fn, jacobian, plan, leaf_batched, target, boundscheck)
     leaf_arg = [i for i, s in enumerate(specs) for _ in range(sp.spec_leaf_count(s))]
     leaf_types = [t for s in specs for t in sp.spec_leaf_types(s)]
     grad_batched = [leaf_batched[k] for i in wrt_args for k in range(len(leaf_types))
