@@ -230,7 +230,7 @@ def _fusing_printer(fn: Function, plan=None, kernels: bool = True):
 def _kernel_call(fn: Function, s: Assign) -> str | None:
     """A matrix product or a float array constructor as a call to its cached kernel
     (backends/kernels.py), in code with loop nests: compiled once per machine, not per function."""
-    if s.op == "matmul" and all(isinstance(a, Var) for a in s.args):
+    if s.op == "matmul" and all(isinstance(a, Var) and fn.types[a.name].rank <= 2 for a in s.args):
         return f"{s.target} = matmul({s.args[0].name}, {s.args[1].name})"
     if s.op in ("zeros", "empty") and not s.param("dtype") and fn.types[s.target].kind == FLOAT:
         dims = [value_text(a) for a in s.args]

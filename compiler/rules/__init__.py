@@ -1,6 +1,7 @@
 """The rule table: importing this package declares every primitive once."""
 from . import table, elementwise, select, reductions, linalg, shapes, indexing, constructors, unitcall  # noqa: F401
 from . import lists  # noqa: F401,E402  (lists used as stacks)
+from . import products  # noqa: F401,E402  (matrix helpers, cross)
 from .table import PRIMITIVES, Primitive, TypeRuleError
 from .derive import printed
 

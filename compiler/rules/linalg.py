@@ -1,10 +1,32 @@
-"""Linear algebra: matmul/dot, outer, inner, trace, diag, transpose, norm. The adjoint of a
-product is the product with the other factor, transposed to fit (the textbook backprop lines)."""
+"""Linear algebra: matmul (also of stacks of matrices)/dot, outer, inner, trace, diag, transpose,
+norm. The adjoint of a product is the product with the other factor, transposed to fit (the
+textbook backprop lines)."""
 from __future__ import annotations
 
 from ..ir.types import Type, FLOAT, promote
 from .hand import prim, need_array
-from .table import TypeRuleError
+from .table import TypeRuleError, register_helpers
+
+register_helpers("matmul_stack")
+
+
+def _dot_type(types, params):
+    a, b = types
+    if a.rank == 0 or b.rank == 0:
+        raise TypeRuleError(f"matrix product of {a} and {b}: both operands must be arrays",
+                            hint="use * to scale by a scalar")
+    if a.rank > 2 or b.rank > 2:
+        raise TypeRuleError(f"np.dot of {a} and {b}: this primitive takes vectors and matrices",
+                            hint="np.dot of higher ranks lowers to a contraction in the frontend")
+    return Type(promote(a.kind, b.kind), a.rank + b.rank - 2)
+
+
+def matmul_rank(ra: int, rb: int) -> int:
+    """The rank of np.matmul's result: the broadcast leading axes, then the rows of a (unless a is a
+    vector) and the columns of b (unless b is a vector)."""
+    if ra <= 2 and rb <= 2:
+        return ra + rb - 2
+    return max(ra, rb, 2) - 2 + (ra > 1) + (rb > 1)
 
 
 def _matmul_type(types, params):
@@ -12,14 +34,46 @@ def _matmul_type(types, params):
     if a.rank == 0 or b.rank == 0:
         raise TypeRuleError(f"matrix product of {a} and {b}: both operands must be arrays",
                             hint="use * to scale by a scalar")
-    if a.rank > 2 or b.rank > 2:
-        raise TypeRuleError(f"matrix product of {a} and {b}: only vectors and matrices are supported",
-                            hint="loop over the leading axis, or reshape to 2-D")
-    return Type(promote(a.kind, b.kind), a.rank + b.rank - 2)
+    return Type(promote(a.kind, b.kind), matmul_rank(a.rank, b.rank))
+
+
+def _matmul_emit(a, p, t):
+    if t[0].rank <= 2 and t[1].rank <= 2:
+        return f"{a[0]} @ {a[1]}"
+    return f"matmul_stack({a[0]}, {a[1]})"
+
+
+def _swap_last(b, x):
+    """x with its last two axes swapped (the transpose of each matrix of a stack)."""
+    perm = tuple(range(x.rank - 2)) + (x.rank - 1, x.rank - 2)
+    return b.call("transpose", x, axes=perm)
+
+
+def _stack_matmul_vjp(b, g, args, active):
+    """Adjoints of a product where an operand has rank > 2: a vector operand is a matrix of one row
+    (a) or one column (b), and each adjoint is summed over the leading axes its operand was
+    broadcast along."""
+    x, y = args
+    xm = x if x.rank > 1 else b.call("expand_dims", x, axis=0)
+    ym = y if y.rank > 1 else b.call("expand_dims", y, axis=1)
+    gm = g if y.rank > 1 else b.call("expand_dims", g, axis=g.rank)
+    gm = gm if x.rank > 1 else b.call("expand_dims", gm, axis=gm.rank - 1)
+    dx = dy = None
+    if active[0]:
+        dx = gm @ _swap_last(b, ym)
+        dx = dx if x.rank > 1 else b.call("squeeze", dx, axis=dx.rank - 2)
+        dx = b.call("unbroadcast", dx, x)
+    if active[1]:
+        dy = _swap_last(b, xm) @ gm
+        dy = dy if y.rank > 1 else b.call("squeeze", dy, axis=dy.rank - 1)
+        dy = b.call("unbroadcast", dy, y)
+    return [dx, dy]
 
 
 def _matmul_vjp(b, g, out, args, active, params):
     x, y = args
+    if x.rank > 2 or y.rank > 2:
+        return _stack_matmul_vjp(b, g, args, active)
     dx = dy = None
     if x.rank == 2 and y.rank == 2:
         dx = (g @ b.call("transpose", y)) if active[0] else None
@@ -49,8 +103,9 @@ def _bilinear_jvp(name):
     return jvp
 
 
-prim("matmul", _matmul_type, "{0} @ {1}", _bilinear_jvp("matmul"), _matmul_vjp)
-prim("dot", _matmul_type, "np.dot({0}, {1})", _bilinear_jvp("dot"), _matmul_vjp)
+prim("matmul", _matmul_type, _matmul_emit, _bilinear_jvp("matmul"), _matmul_vjp,
+     doc="np.matmul: vectors, matrices and stacks of them (broadcast over the leading axes)")
+prim("dot", _dot_type, "np.dot({0}, {1})", _bilinear_jvp("dot"), _matmul_vjp)
 
 
 def _outer_type(types, params):
@@ -78,18 +133,26 @@ prim("eye_like", lambda types, p: Type(FLOAT, 2), "np.eye({0}.shape[0], {0}.shap
 
 def _diag_type(types, params):
     t = need_array(types[0], "np.diag", 1, 2)
+    if params.get("k", 0) and t.rank == 2:
+        raise TypeRuleError("np.diag of a matrix with k lowers to diagonal",
+                            hint="the frontend writes np.diag(x, k) of a matrix as np.diagonal(x, k)")
     return Type(t.kind, 3 - t.rank)
 
 
 def _diag_vjp(b, g, out, args, active, p):
-    x = args[0]
+    x, k = args[0], p.get("k", 0)
     if x.rank == 1:
-        return [b.call("diag", g)]
+        return [b.call("diag", g) if not k else b.call("diagonal", g, offset=k, axis1=0, axis2=1)]
     return [b.call("diag_embed_like", g, x)]
 
 
-prim("diag", _diag_type, "np.diag({0})", jvp=lambda b, out, args, tg, p: b.call("diag", tg[0]),
-     vjp=_diag_vjp)
+def _diag_emit(a, p, t):
+    k = p.get("k", 0)
+    return f"np.diag({a[0]})" if not k else f"np.diag({a[0]}, {k})"
+
+
+prim("diag", _diag_type, _diag_emit, jvp=lambda b, out, args, tg, p: b.call("diag", tg[0], **p),
+     vjp=_diag_vjp, doc="np.diag: a vector onto diagonal k of a square matrix, or the diagonal of a matrix")
 prim("diag_embed_like", lambda types, p: Type(FLOAT, 2), "diag_embed_like({0}, {1})",
      jvp=lambda b, out, args, tg, p: None if tg[0] is None else b.call("diag_embed_like", tg[0], args[1]),
      vjp=lambda b, g, out, args, active, p: [b.call("diag", g) if active[0] else None, None],
