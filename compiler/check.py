@@ -71,7 +71,7 @@ def check_grad(f: Callable, *args, argnums: int | Sequence[int] | None = None, r
         gleaves = _leaves_of(g, args[i])
         worst = 0.0
         for (path, leaf), gl in zip(leaves, gleaves):
-            arr = np.array(leaf, dtype=np.float64)
+            arr = np.array(leaf, dtype=np.float64, order="C")   # flat views below write through
             fd = np.zeros_like(arr)
             flat = arr.reshape(-1)
             for k in range(flat.size):

@@ -285,3 +285,18 @@ def test_functions_are_called_through_modules():
     assert max(ct.check_grad(_through_a_module, x).values()) < 1e-7
     with pytest.raises(ct.CompileError, match="has no attribute 'swish'"):
         ct.grad(_missing_module_function)(x)
+
+
+def _product_sum(x, y):
+    return np.sum(np.tanh(x @ y))
+
+
+def test_check_grad_of_fortran_ordered_and_strided_arguments():
+    """check_grad's central differences move each element of an argument in any memory layout
+    (a Fortran-ordered copy, a transposed view): they used to stay 0 for a Fortran-ordered one."""
+    rng = np.random.default_rng(4)
+    x, base = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    f = ct.differentiable(_product_sum, target="python")
+    for y in (np.array(base.T), base.T, base.T[::-1]):
+        report = ct.check_grad(f, x, y)
+        assert set(report) == {"x", "y"} and max(report.values()) < 1e-6

@@ -113,6 +113,22 @@ def int_list(x, n):
     return total
 
 
+def stack_total(x):
+    stack = []
+    for i in range(x.shape[0]):
+        stack.append(x[i] * (i + 1))
+    total = 0.0
+    while len(stack) > 0:
+        total = total * 0.5 + stack.pop()
+    return total
+
+
+def stack_in_a_called_function(x):
+    """The list lives in a function compiled as a unit of its own: its forward sweep records more
+    per trip than its adjoint sweep reads (the popped tuples keep every slot)."""
+    return stack_total(x) * 2.0 + np.sum(x * x)
+
+
 CASES = [
     (push_then_pop, lambda rng: (0.7, 5)),
     (push_then_pop, lambda rng: (-0.4, 21)),         # grows twice (8, 16, 32 rows)
@@ -125,6 +141,7 @@ CASES = [
     (pop_and_push_again, lambda rng: (0.3,)),
     (pop_in_the_loop, lambda rng: (0.6, 10)),
     (int_list, lambda rng: (rng.standard_normal(7), 7)),
+    (stack_in_a_called_function, lambda rng: (rng.standard_normal(5),)),
 ]
 
 

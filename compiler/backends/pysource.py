@@ -202,10 +202,13 @@ def _fusing_printer(fn: Function, plan=None, kernels: bool = True):
     members = plan.members if plan is not None else frozenset()
     folded = fusion.plan(fn, lambda s: statement_code(fn, s).split(" = ", 1)[1], exclude=members)
     inline: dict = {}
-    unpacked: dict = {}             # a tuple popped off a shared tape -> the names it holds, in order
+    unpacked: dict = {}             # a tuple popped off a shared tape -> the name of each item, in order
     for s in walk(fn.body):
         if isinstance(s, Assign) and s.op == "tuple_getitem" and s.role == "tape":
-            unpacked.setdefault(s.args[0].name, []).append(s.target)
+            packed = s.args[0].name
+            if packed not in unpacked:      # "_" for an item no one reads (dead code dropped it)
+                unpacked[packed] = ["_"] * len(fn.types[packed].elts)
+            unpacked[packed][s.param("i")] = s.target
 
     def code(fn_, s):
         if plan is not None and id(s) in plan.identities:
