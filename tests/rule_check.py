@@ -9,7 +9,8 @@ with a fixed random weight w of the expression's shape, so that every element of
 matters, and asks ct.check_grad to compare the reverse-mode gradient with central differences and a
 JVP along a random direction with the reverse-mode gradient; it also compares the value with NumPy
 running f itself. On Numba (target="cpu") the value and gradient must be the Python target's (the
-same generated source, checked there), one compile per row. `check_hessian` compares ct.hessian
+same generated source, checked there): rows are checked in batches, one compiled function summing
+many rows (check_batch), because each Numba compile costs about a second. `check_hessian` compares ct.hessian
 (forward over reverse) with central differences of the reverse-mode gradient.
 
 A rule table is a list of `row(expr, **inputs)`; `matrix(rows)` makes the pytest parameters, each
@@ -17,6 +18,7 @@ row on target="python" and on Numba, and `hessian_matrix(rows)` the Hessian chec
 """
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib.util
@@ -33,12 +35,10 @@ import cotangent as ct
 
 # --- functions from expressions -------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
-def define(params: str, expr: str):
-    """`def f(params): return expr` in a file of its own: cotangent reads a function's source, so a
-    rule's expression has to live in a real module."""
-    text = f"import math\nimport numpy as np\n\n\ndef f({params}):\n    return {expr}\n"
-    name = "rule_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+def load_module(text: str, prefix: str = "rule"):
+    """A module of this source, in a file of its own named after its hash: cotangent reads a
+    function's source, so a rule's expression has to live in a real module."""
+    name = f"{prefix}_" + hashlib.sha256(text.encode()).hexdigest()[:16]
     path = Path(ct.config.cache_dir) / "test_rules" / f"{name}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
@@ -46,7 +46,14 @@ def define(params: str, expr: str):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.f
+    return module
+
+
+@functools.lru_cache(maxsize=None)
+def define(params: str, expr: str, imports: str = ""):
+    """`def f(params): return expr` in a module of its own (with more `imports` lines, if given)."""
+    header = "import math\nimport numpy as np\n" + (imports + "\n" if imports else "")
+    return load_module(f"{header}\n\ndef f({params}):\n    return {expr}\n").f
 
 
 def _signs(rng, shape):
@@ -81,11 +88,12 @@ def is_float(v) -> bool:
     return isinstance(v, float) or (isinstance(v, np.ndarray) and v.dtype.kind == "f")
 
 
-def inputs(expr: str, args: dict):
-    """The row's inputs and a weight of the expression's shape, the same on every run."""
+def inputs(expr: str, args: dict, namespace: dict | None = None):
+    """The row's inputs and a weight of the expression's shape, the same on every run (`namespace`:
+    the module names the expression uses, np and math by default)."""
     rng = np.random.default_rng(zlib.crc32(f"{expr} {args}".encode()))
     values = [sample(s, rng) for s in args.values()]
-    out = eval(expr, {"np": np, "math": math}, dict(zip(args, values)))  # noqa: S307 - test tables
+    out = eval(expr, namespace or {"np": np, "math": math}, dict(zip(args, values)))  # noqa: S307 - test tables
     w = rng.standard_normal(np.shape(out))
     return values, (float(w) if np.ndim(out) == 0 else w)
 
@@ -95,8 +103,50 @@ def check(expr: str, args: dict, target: str) -> None:
     central differences, forward mode against reverse mode), and the value against NumPy's. On
     Numba: that the compiled value and gradient are the Python target's (the same generated
     source, checked there), which compiles one function per row instead of three."""
+    if isinstance(expr, tuple):
+        return check_batch(expr, args)
     values, w = inputs(expr, args)
-    f = define(", ".join([*args, "w"]), f"np.sum(({expr}) * w)")
+    check_function(define(", ".join([*args, "w"]), f"np.sum(({expr}) * w)"), values, w, target)
+
+
+def _renamed(expr: str, names, k: int) -> str:
+    """expr with each of its inputs x renamed x_k."""
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, node):
+            return ast.copy_location(ast.Name(f"{node.id}_{k}", node.ctx), node) if node.id in names else node
+    return ast.unparse(Rename().visit(ast.parse(expr, mode="eval")))
+
+
+def check_batch(exprs: tuple, argss: tuple, imports: str = "", namespace: dict | None = None,
+                alone=None) -> None:
+    """Numba's value and gradient of many rows at once, against the Python target's: one function
+    sums every row's weighted expression (its inputs renamed apart), so one compile checks them
+    all. When it fails, each row is checked alone (`alone(expr, args)`, by default `check` on
+    Numba) to name the one that fails. `imports` and `namespace`: other modules the rows use."""
+    params, terms, values = [], [], []
+    for k, (expr, args) in enumerate(zip(exprs, argss)):
+        row_values, w = inputs(expr, args, namespace)
+        params += [f"{a}_{k}" for a in args] + [f"w_{k}"]
+        values += list(row_values) + [w]
+        terms.append(f"np.sum(({_renamed(expr, set(args), k)}) * w_{k})")
+    f = define(", ".join(params), " + ".join(terms), imports)
+    argnums = tuple(i for i, v in enumerate(values) if is_float(v))
+    try:
+        value, grads = ct.value_and_grad(ct.differentiable(f, target="cpu"), argnums)(*values)
+        np.testing.assert_allclose(value, f(*values), rtol=1e-10, atol=1e-12)
+        _, reference = ct.value_and_grad(ct.differentiable(f, target="python"), argnums)(*values)
+        grads = grads if len(argnums) > 1 else (grads,)
+        reference = reference if len(argnums) > 1 else (reference,)
+        for g, r in zip(grads, reference):
+            np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+    except Exception:
+        for expr, args in zip(exprs, argss):
+            (alone or (lambda e, a: check(e, a, "cpu")))(expr, args)     # raises for the row that fails
+        raise
+
+
+def check_function(f, values: list, w, target: str) -> None:
+    """`check` for a function f(*values, w) written out."""
     fn = ct.differentiable(f, target=target)
     argnums = tuple(i for i, v in enumerate(values) if is_float(v))
     expected = f(*values, w)
@@ -130,14 +180,30 @@ def is_scalar_row(args: dict) -> bool:
     return all(np.ndim(sample(s, np.random.default_rng(0))) == 0 for s in args.values())
 
 
-def matrix(rows):
-    """pytest parameters: each row on target="python" and on Numba (target="cpu")."""
-    params = []
+BATCH = 16     # rows checked on Numba by one compiled function
+
+
+def matrix(rows, batched: bool = True):
+    """pytest parameters: each row on target="python", and on Numba (target="cpu") in batches of
+    BATCH rows, each batch one compiled function (check_batch; batched=False: one per row, for
+    checks other than `check`). The rows that only repeat a rule on another shape
+    (`row(..., numba=False)`) form batches marked slow."""
+    params, on_numba = [], {True: [], False: []}
     for expr, args, numba in rows:
         name = f"{expr} {' '.join(f'{a}{_describe(s)}' for a, s in args.items())}"
-        slow = [] if numba or is_scalar_row(args) else [pytest.mark.slow]
         params.append(pytest.param(expr, args, "python", id=f"python {name}"))
-        params.append(pytest.param(expr, args, "cpu", marks=slow, id=f"cpu {name}"))
+        quick = numba or is_scalar_row(args)
+        if not batched:
+            params.append(pytest.param(expr, args, "cpu", marks=[] if quick else [pytest.mark.slow],
+                                       id=f"cpu {name}"))
+        else:
+            on_numba[quick].append((expr, args))
+    for quick, group in on_numba.items():
+        for start in range(0, len(group), BATCH):
+            part = group[start:start + BATCH]
+            exprs, argss = tuple(e for e, _ in part), tuple(a for _, a in part)
+            ids = f"cpu rows {start + 1}-{start + len(part)}{'' if quick else ' (more shapes)'}: {part[0][0]} ..."
+            params.append(pytest.param(exprs, argss, "cpu", marks=[] if quick else [pytest.mark.slow], id=ids))
     return params
 
 
@@ -173,7 +239,11 @@ def check_hessian(expr: str, args: dict, rtol: float = 1e-5, atol: float = 1e-6)
     """ct.hessian of np.sum(EXPR * w), forward over reverse on the Python target, against central
     differences of the reverse-mode gradient; blocks for every pair of float inputs."""
     values, w = inputs(expr, args)
-    f = define(", ".join([*args, "w"]), f"np.sum(({expr}) * w)")
+    check_function_hessian(define(", ".join([*args, "w"]), f"np.sum(({expr}) * w)"), values, w, expr, rtol, atol)
+
+
+def check_function_hessian(f, values: list, w, what: str = "", rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """`check_hessian` for a function f(*values, w) written out."""
     fn = ct.differentiable(f, target="python")
     argnums = _float_argnums(values)
     H = ct.hessian(fn, argnums=argnums)(*values, w)
@@ -182,7 +252,7 @@ def check_hessian(expr: str, args: dict, rtol: float = 1e-5, atol: float = 1e-6)
     for ii in range(len(argnums)):
         for jj in range(len(argnums)):
             np.testing.assert_allclose(np.asarray(H[ii][jj], dtype=float), expected[ii][jj], rtol=rtol, atol=atol,
-                                       err_msg=f"Hessian block ({ii}, {jj}) of {expr}")
+                                       err_msg=f"Hessian block ({ii}, {jj}) of {what}")
 
 
 def hessian_matrix(rows):

@@ -13,9 +13,9 @@ and the value returned with the gradient, with NumPy running f itself.
 Targets: every row runs on target="python" (compiled in milliseconds), over scalars, vectors,
 matrices and broadcast pairs, with all the checks above. Every row runs on Numba (target="cpu")
 too, where each compile takes most of a second: there the value and the gradient Numba computes
-must be the Python target's (the same generated source, checked there), one compile per row;
-scalar rows and one or more array rows per rule in the default run, the rows that repeat a rule on
-more shapes marked slow (`row(..., numba=False)`).
+must be the Python target's (the same generated source, checked there), for batches of rows
+compiled as one function each (rule_check.check_batch); the batches of rows that repeat a rule on
+more shapes are marked slow (`row(..., numba=False)`).
 
 Inputs are drawn where each rule is smooth (positive for log and sqrt, |x| < 1 for arcsin, away
 from the kinks of abs, maximum, clip and where). The tests at the end check exactly the rules whose

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import math
+from typing import NamedTuple
 
 from ..errors import CompileError
 from ..ir.nodes import Const
@@ -99,13 +100,28 @@ def _constant_of(v):
     return _NOT_CONSTANT
 
 
-def axis_of(lw, node, rank, what="axis"):
+def axis_of(lw, node, rank, what="axis", many=False):
+    """A constant axis, counted from 0; many=True also takes a tuple of axes (a reduction's), given
+    back sorted, an int when it names one axis and None when it names them all."""
     v = static(lw, node, what)
     if v is None:
         return None
-    if isinstance(v, tuple):
-        lw.error(node, f"a tuple of axes is not supported for {what}", hint="reduce one axis at a time")
-    if not isinstance(v, int) or not -rank <= v < rank:
+    if isinstance(v, (tuple, list)):
+        if not many:
+            lw.error(node, f"a tuple of axes is not supported for {what}", hint="give one axis")
+        axes = sorted(_one_axis(lw, node, k, rank, what) for k in v)
+        if len(set(axes)) != len(axes):
+            lw.error(node, f"{what}={tuple(v)!r} names an axis twice")
+        if not axes:
+            lw.error(node, f"{what}=() reduces no axis", hint="leave the reduction out")
+        if len(axes) == rank:
+            return None
+        return axes[0] if len(axes) == 1 else tuple(axes)
+    return _one_axis(lw, node, v, rank, what)
+
+
+def _one_axis(lw, node, v, rank, what):
+    if isinstance(v, bool) or not isinstance(v, int) or not -rank <= v < rank:
         lw.error(node, f"{what}={v!r} is out of range for an array of rank {rank}")
     return v % rank
 
@@ -231,6 +247,12 @@ def call_function(lw, e, ref: FuncRef):
         if handler is None:
             lw.error(e, f"{qual} is not supported", hint=f"supported from np.linalg: {', '.join(sorted(LINALG))}")
         return handler(lw, e, qual)
+    if mod == "scipy.special":
+        handler = SCIPY_SPECIAL.get(name)
+        if handler is None:
+            lw.error(e, f"{qual} is not supported: cotangent has no derivative rule for it",
+                     hint=f"supported from scipy.special: {', '.join(sorted(SCIPY_SPECIAL))}")
+        return handler(lw, e, qual)
     if name in UNARY:
         a = bind_args(lw, e, qual, ["x"], 1)
         return b.op(UNARY[name], lw.value(a["x"]))
@@ -248,9 +270,9 @@ def call_math(lw, e, name):
     b = lw.b
     if name == "log" and len(e.args) == 2:
         return b.op("truediv", b.op("log", lw.value(e.args[0])), b.op("log", lw.value(e.args[1])))
-    op = UNARY.get(name) or BINARY.get(name)
-    if op is None or name in ("square", "sign", "arcsin", "arccos", "arctan", "arctan2", "maximum",
-                              "minimum"):
+    op = MATH.get(name) or UNARY.get(name) or BINARY.get(name)
+    # math.remainder is IEEE's (rounds the quotient to nearest), not NumPy's remainder
+    if op is None or not hasattr(math, name) or name == "remainder":
         lw.error(e, f"math.{name} is not supported", hint="use the NumPy function of that name")
     vals = [lw.value(a) for a in e.args]
     for v in vals:
@@ -261,6 +283,8 @@ def call_math(lw, e, name):
 
 def call_builtin(lw, e, name):
     b = lw.b
+    if name == "sum":
+        return calls_reductions.builtin_sum(lw, e)
     vals = [lw.expr(a) for a in e.args]
     if e.keywords:
         lw.error(e, f"keyword arguments to {name}() are not supported")
@@ -283,8 +307,6 @@ def call_builtin(lw, e, name):
         if vals[0].rank:
             lw.error(e, f"{name}() of an array", hint="index a single element first")
         return b.op(name, vals[0])
-    if name == "sum":
-        lw.error(e, "builtin sum() is not supported", hint="use np.sum")
     if name == "range":
         lw.error(e, "range() is only meaningful in a for loop, which is not supported yet")
     lw.error(e, f"builtin {name}() is not supported here")
@@ -295,21 +317,49 @@ def _reduction(op):
     def handler(lw, e, qual, args=None, base=None):
         names = ["a", "axis", "keepdims"] if base is None else ["axis", "keepdims"]
         a = bind_args(lw, e, qual, names, 1 if base is None else 0, args)
-        x = base if base is not None else lw.value(a["a"])
-        axis = axis_of(lw, a.get("axis"), max(x.rank, 1))
-        if x.rank == 0 and axis is None:
-            return x        # sum, mean, max, min and prod of a number are the number
-        if x.rank == 1:
-            axis = None     # the same reduction; Numba's np.sum(v, axis=0) is a number, not an array
+        x = base if base is not None else array_of(lw, a["a"])
         keep = bool(static(lw, a.get("keepdims"), "keepdims") or False)
-        return lw.b.op(op, x, axis=axis, keepdims=keep)
+        return reduce(lw, op, x, a.get("axis"), keep)
     return handler
 
 
-def _cumsum(lw, e, qual, args=None, base=None):
-    a = bind_args(lw, e, qual, ["a", "axis"] if base is None else ["axis"], 1 if base is None else 0, args)
-    x = base if base is not None else lw.value(a["a"])
-    return lw.b.op("cumsum", x, axis=axis_of(lw, a.get("axis"), max(x.rank, 1)))
+def reduce(lw, op, x, axis_node, keep):
+    """sum, mean, max, min or prod of x over the axis (or tuple of axes) the node names."""
+    axis = axis_of(lw, axis_node, max(x.rank, 1), many=True)
+    if x.rank == 0 and axis is None:
+        return x        # sum, mean, max, min and prod of a number are the number
+    if x.rank == 1:
+        axis = None     # the same reduction; Numba's np.sum(v, axis=0) is a number, not an array
+    if op == "prod" and isinstance(axis, tuple):    # one axis at a time, the last first: exact
+        for k in reversed(axis):
+            x = lw.b.op(op, x, axis=k, keepdims=keep)
+        return x
+    return lw.b.op(op, x, axis=axis, keepdims=keep)
+
+
+def array_of(lw, node):
+    """An array argument: a value, a list used as a stack, or a list or tuple of numbers and arrays
+    (stacked along a new first axis, as np.array does)."""
+    v = lw.expr(node)
+    if isinstance(v, lists.ListRef):
+        return lists.as_array(lw, v, node)
+    if isinstance(v, tuple):
+        return _stacked(lw, node, v)
+    return lw.value(node)
+
+
+def _stacked(lw, node, v):
+    if isinstance(v, Sym):
+        return v
+    if not isinstance(v, tuple):
+        lw.error(node, "expected numbers and arrays in this list")
+    if not v:
+        lw.error(node, "an empty list or tuple has no elements to work on")
+    items = [_stacked(lw, node, x) for x in v]
+    if len({x.rank for x in items}) > 1:
+        lw.error(node, "the items of this list have different ranks",
+                 hint="np.array needs items of one shape")
+    return lw.b.op("stack", *items, axis=0)
 
 
 def _two(op):
@@ -413,6 +463,8 @@ def _clip(lw, e, qual, args=None, base=None):
 
 
 def _where(lw, e, qual):
+    if len(e.args) == 1 and not e.keywords:
+        return _nonzero(lw, e, qual)        # np.where(condition): np.nonzero(condition)
     if len(e.args) != 3:
         lw.error(e, "np.where needs three arguments (condition, x, y)",
                  hint="the one-argument form returns indices, which have no derivative")
@@ -470,7 +522,8 @@ def _array(lw, e, qual):
     v = lw.expr(node)
     if isinstance(v, lists.ListRef):
         return lists.as_array(lw, v, node)
-    v = lw.value(node)
+    if not isinstance(v, Sym):
+        lw.value(node)          # the error that says what it is
     return lw.b.op("copy", v)
 
 
@@ -499,7 +552,7 @@ def _copy(lw, e, qual):
 NUMPY = {
     "sum": _reduction("sum"), "mean": _reduction("mean"), "max": _reduction("max"),
     "amax": _reduction("max"), "min": _reduction("min"), "amin": _reduction("min"),
-    "prod": _reduction("prod"), "cumsum": _cumsum,
+    "prod": _reduction("prod"),
     "dot": _two("dot"), "matmul": _two("matmul"), "outer": _two("outer"), "inner": _inner,
     "trace": _one("trace"), "diag": _one("diag"), "transpose": _transpose,
     "reshape": _reshape, "ravel": _one("ravel"), "concatenate": _concatenate, "stack": _stack,
@@ -517,10 +570,13 @@ def _norm(lw, e, qual):
 
 
 LINALG = {"norm": _norm}     # np.linalg.NAME
+SCIPY_SPECIAL: dict = {}      # scipy.special.NAME, once the user imports SciPy (calls_special.py)
+MATH: dict = {}               # math.NAME where NumPy has no function of that name (calls_special.py)
+INDEXED: dict = {}            # np.NAME[...] (np.r_, np.c_): handler(lw, subscript node)
 
 METHODS = {
     "sum": _reduction("sum"), "mean": _reduction("mean"), "max": _reduction("max"),
-    "min": _reduction("min"), "prod": _reduction("prod"), "cumsum": _cumsum,
+    "min": _reduction("min"), "prod": _reduction("prod"),
     "transpose": _transpose, "reshape": _reshape, "squeeze": _squeeze, "clip": _clip,
 }
 
@@ -585,17 +641,34 @@ def user_module_attribute(lw, e, mod, attr):
 
 # --- indexing ---
 def getitem(lw, e, base, node):
-    pattern, operands = index_pattern(lw, node)
-    return lw.b.op("getitem", base, *operands, index=pattern)
+    index = index_pattern(lw, node, base)
+    return lw.b.op("getitem", base, *index.operands, index=index.pattern)
 
 
-def index_pattern(lw, node):
-    """The static pattern of an index (int, slice parts, newaxis) and the values it reads."""
-    elts = node.elts if isinstance(node, ast.Tuple) else [node]
-    pattern, operands = [], []
-    for x in elts:
-        if isinstance(x, ast.Slice):
-            parts = [x.lower, x.upper, x.step]
+class Index(NamedTuple):
+    """An index as the rules see it: the static pattern (int, slice parts, newaxis), the values
+    it reads (integers and integer arrays; a boolean mask becomes the arrays of its nonzero
+    positions), and whether no element can be named twice (no arrays, or arrays from one mask or
+    one literal without repeats): a write through an index that may repeat keeps the last value."""
+    pattern: tuple
+    operands: list
+    unique: bool
+
+
+def index_pattern(lw, node, base=None) -> Index:
+    """The static pattern of `base[node]` and the values it reads. `...` becomes the full slices it
+    stands for, a list literal an integer (or boolean) array, and a boolean mask over k axes the
+    k integer arrays of its nonzero positions (checked against those axes' lengths)."""
+    items = _index_items(lw, node)
+    rank = base.rank if base is not None else None
+    items = _expand_ellipsis(lw, node, items, rank)
+    pattern, operands, sources, axis = [], [], [], 0
+    for x, item in items:
+        if item == "newaxis":
+            pattern.append(("newaxis",))
+            continue
+        if isinstance(item, ast.Slice):
+            parts = [item.lower, item.upper, item.step]
             pattern.append(("slice",) + tuple(p is not None for p in parts))
             for p in parts:
                 if p is not None:
@@ -603,18 +676,173 @@ def index_pattern(lw, node):
                     if v.type != Type(INT, 0):
                         lw.error(p, "slice bounds must be integers")
                     operands.append(v)
-        elif isinstance(x, ast.Constant) and x.value is None:
-            pattern.append(("newaxis",))
+            axis += 1
+            continue
+        v, unique = item
+        if v.type.kind == FLOAT:
+            lw.error(x, "array indices must be integers, got a float", hint="convert with int(...) or .astype(int)")
+        if v.type.kind == BOOL and v.rank == 0:
+            lw.error(x, "a boolean number as an index is not supported", hint="use an if, or np.where")
+        if v.type.kind == BOOL:
+            if base is None:
+                lw.error(x, "a boolean mask needs the array it indexes")
+            found = lw.b.op("mask_nonzero", v, base, axis=axis)
+            for k in range(v.rank):
+                pattern.append(("int",))
+                operands.append(lw.b.op("tuple_getitem", found, i=k))
+            sources.append(True)
+            axis += v.rank
+            continue
+        pattern.append(("int",))
+        operands.append(v)
+        if v.rank:
+            sources.append(unique)
+        axis += 1
+    if rank is not None and axis > rank:
+        lw.error(node, f"too many indices ({axis}) for an array of rank {rank}")
+    unique = len(sources) <= 1 and all(sources)
+    if unique and sources:      # the adjoint of a read can write where it would add up
+        pattern = _mark_unique(pattern, operands)
+    return Index(tuple(pattern), operands, unique)
+
+
+def _mark_unique(pattern, operands) -> list:
+    """The pattern with its integer-array entries marked as naming no element twice."""
+    from ..rules.indexing import operand_count
+    out, k = [], 0
+    for entry in pattern:
+        if entry[0] == "int" and operands[k].rank:
+            entry = entry + ("unique",)
+        out.append(entry)
+        k += operand_count(entry)
+    return out
+
+
+def _index_items(lw, node) -> list:
+    """The entries of an index, each (AST node, item): an ast.Slice, "newaxis", "ellipsis", or
+    (value, unique) for a number or an array; a tuple value (`x[np.nonzero(m)]`) is its items."""
+    if isinstance(node, ast.Tuple):
+        elts = node.elts
+    elif isinstance(node, (ast.Slice, ast.Constant, ast.List)):
+        elts = [node]
+    else:
+        v = lw.expr(node)
+        if isinstance(v, tuple):
+            return [(node, _index_value(lw, node, x)) for x in v]
+        return [(node, _index_value(lw, node, v))]
+    items = []
+    for x in elts:
+        if isinstance(x, ast.Slice):
+            items.append((x, x))
         elif isinstance(x, ast.Constant) and x.value is Ellipsis:
-            lw.error(x, "... in an index is not supported", hint="write the slices out, e.g. x[:, :, j]")
+            items.append((x, "ellipsis"))
+        elif isinstance(x, ast.Constant) and x.value is None:
+            items.append((x, "newaxis"))
+        elif isinstance(x, (ast.List, ast.Tuple)):
+            items.append((x, _index_list(lw, x)))
         else:
-            v = lw.value(x)
-            if v.is_const and v.const_value() is None:
-                pattern.append(("newaxis",))
-                continue
-            pattern.append(("int",))
-            operands.append(v)
-    return tuple(pattern), operands
+            items.append((x, _index_value(lw, x, lw.expr(x))))
+    return items
+
+
+def _index_value(lw, node, v):
+    if isinstance(v, tuple) or not isinstance(v, Sym) or isinstance(v.type, TupleType):
+        lw.error(node, "an index must be a number, an array, a slice, None or ...",
+                 hint="a tuple inside an index is not supported; write its items out")
+    if v.is_const and v.const_value() is None:
+        return "newaxis"
+    return (v, False)
+
+
+def _index_list(lw, node):
+    """A list written in an index: an array of its integers (or booleans, a mask); unique when it
+    is a literal without repeats (of one sign: -1 and 2 may name one element)."""
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        value = None
+    if value is not None:
+        flat = list(_flat_items(value))
+        if not flat:
+            lw.error(node, "an empty list as an index is not supported")
+        if not all(isinstance(v, (bool, int)) for v in flat):
+            lw.error(node, "array indices must be integers or booleans")
+        kinds = {isinstance(v, bool) for v in flat}
+        if len(kinds) > 1:
+            lw.error(node, "an index list mixes booleans and integers")
+        same_sign = all(v >= 0 for v in flat) or all(v < 0 for v in flat)   # x[[-1, 2]] may repeat
+        return (lw.b.op("array_literal", value=_literal(value), dtype=None), same_sign and len(set(flat)) == len(flat))
+    v = _nested(lw, node)
+    if v.type.kind == FLOAT:
+        lw.error(node, "array indices must be integers, got a float", hint="convert with int(...)")
+    return (v, False)
+
+
+def _flat_items(v):
+    if isinstance(v, (list, tuple)):
+        for x in v:
+            yield from _flat_items(x)
+    else:
+        yield v
+
+
+def _expand_ellipsis(lw, node, items, rank) -> list:
+    """The items with `...` replaced by as many full slices as the axes it stands for."""
+    at = [k for k, (_, item) in enumerate(items) if item == "ellipsis"]
+    if not at:
+        return items
+    if len(at) > 1:
+        lw.error(node, "an index can only have a single ellipsis ('...')")
+    if rank is None:
+        lw.error(node, "... in an index needs the array it indexes")
+    k = at[0]
+    consumed = sum(_axes_of(item) for _, item in items)
+    n = rank - consumed
+    if n < 0:
+        lw.error(node, f"too many indices ({consumed}) for an array of rank {rank}")
+    arrays = [j for j, (_, item) in enumerate(items) if isinstance(item, tuple) and item[0].rank]
+    scalars = [j for j, (_, item) in enumerate(items) if isinstance(item, tuple)]
+    if n == 0 and arrays and any(j < k for j in scalars) and any(j > k for j in scalars) \
+            and any(not isinstance(item, tuple) for _, item in items[:scalars[0]]):
+        # NumPy puts the advanced axes first, as if the ... kept them apart; written out, they
+        # would stay after the slices in front of them
+        lw.error(node, "a ... that stands for no axes between advanced indices is not supported here",
+                 hint="write the index without ...")
+    full = ast.Slice(lower=None, upper=None, step=None)
+    return items[:k] + [(items[k][0], full)] * n + items[k + 1:]
+
+
+def _nonzero(lw, e, qual):
+    """np.nonzero(a): the integer arrays of a's nonzero positions, one per axis, as a tuple (which
+    indexes an array: x[np.nonzero(m)]); positions have no derivative."""
+    v = _nonzero_operand(lw, e, qual)
+    found = lw.b.op("nonzero", v)
+    return tuple(lw.b.op("tuple_getitem", found, i=k) for k in range(v.rank))
+
+
+def _flatnonzero(lw, e, qual):
+    return lw.b.op("flatnonzero", _nonzero_operand(lw, e, qual))
+
+
+def _nonzero_operand(lw, e, qual):
+    a = bind_args(lw, e, qual, ["a"], 1)
+    v = lw.value(a["a"])
+    if v.rank == 0:
+        lw.error(e, f"{qual} of a number is not supported", hint="pass an array")
+    return v if v.type.kind == BOOL else lw.b.op("ne", v, lw.b.const(0))
+
+
+NUMPY.update({"nonzero": _nonzero, "flatnonzero": _flatnonzero})
+
+
+def _axes_of(item) -> int:
+    """How many axes of the indexed array an index item consumes."""
+    if item in ("newaxis", "ellipsis"):
+        return 0
+    if isinstance(item, ast.Slice):
+        return 1
+    v = item[0]
+    return v.rank if v.type.kind == BOOL else 1
 
 
 # NumPy areas with handlers of their own register them into NUMPY, METHODS and LINALG when imported

@@ -483,10 +483,7 @@ class ControlFlow:
             raise calls.ArgumentWritten(f"{what} is an argument or a view of another array, and writing to it "
                                         "would change that array too", self.parsed.loc(target),
                                         hint=f"write to a copy: {what} = {what}.copy()")
-        pattern, operands = calls.index_pattern(self, target.slice)
-        if any(o.rank > 0 for o in operands):
-            self.error(target, "writing through an integer-array index is not supported",
-                       hint="write the elements in a loop")
+        pattern, operands, unique = calls.index_pattern(self, target.slice, base)
         element = self.b.op("getitem", base, *operands, index=pattern)
         if aug_op is not None:
             value = calls.binop(self, node, aug_op, element, value)
@@ -501,9 +498,20 @@ class ControlFlow:
             self.b.stmts.pop()        # the read was only for the type check
             self.names.temps.discard(element.value.name)
             self.types.pop(element.value.name, None)
+        if not unique and base.type.kind == FLOAT:
+            value = self.last_value_kept(base, operands, pattern, value)
         self.b.stmts.append(SetItem(base.value.name, tuple(o.value for o in operands), (("index", pattern),),
                                     value.value, self.parsed.loc(node)))
         self.b.written.add(base.value.name)
+
+
+    def last_value_kept(self, base: Sym, operands, pattern, value: Sym) -> Sym:
+        """The value written through an index that may name an element twice, zero where a later
+        element of the index names the same one: NumPy keeps the last value written there, so
+        only it has a derivative."""
+        from ..rules.indexing import positions
+        last = self.b.op("last_written", positions(self.b, base, operands, pattern), base)
+        return self.b.op("where", last, value, self.b.const(0.0))
 
 
 def _rank_word(rank: int) -> str:

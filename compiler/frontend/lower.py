@@ -295,6 +295,8 @@ class Lowerer(ControlFlow):
             return calls.getitem(self, e, base, e.slice)
         if isinstance(base, lists.ListRef):
             return lists.read(self, base, e)
+        if isinstance(base, FuncRef) and base.module == "np" and base.name in calls.INDEXED:
+            return calls.INDEXED[base.name](self, e)
         self.error(e, f"cannot index {_kind_of(base)}")
 
     def expr_Call(self, e):

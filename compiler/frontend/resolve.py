@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
 import types
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ModuleRef:
-    name: str                # "np", "np.linalg", "np.random" or "math"
+    name: str                # "np", "np.linalg", "np.random", "math" or "scipy.special"
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class UserModule:
 
 @dataclass(frozen=True)
 class FuncRef:
-    module: str              # "np", "np.linalg", "math" or "builtins"
+    module: str              # "np", "np.linalg", "math", "builtins" or "scipy.special"
     name: str
 
 
@@ -59,6 +60,23 @@ def _function_index():
 
 
 _INDEX = None
+_SCIPY_SPECIAL = None
+
+
+def _scipy_special_index() -> dict:
+    """scipy.special's functions by identity, once the user's code has imported it (the compiler
+    never imports SciPy itself)."""
+    global _SCIPY_SPECIAL
+    if _SCIPY_SPECIAL is None:
+        mod = sys.modules.get("scipy.special")
+        if mod is None:
+            return {}
+        _SCIPY_SPECIAL = {}
+        for name in dir(mod):
+            obj = getattr(mod, name, None)
+            if callable(obj) and not isinstance(obj, type):
+                _SCIPY_SPECIAL.setdefault(id(obj), FuncRef("scipy.special", name))
+    return _SCIPY_SPECIAL
 
 
 def closure_vars(pyfunc) -> dict:
@@ -102,11 +120,16 @@ def classify(value, name: str):
     if isinstance(value, types.ModuleType):
         if id(value) in MODULES:
             return ModuleRef(MODULES[id(value)])
+        if value.__name__ == "scipy.special":
+            return ModuleRef("scipy.special")
         return UserModule(value)
     if isinstance(value, (bool, int, float, np.floating, np.integer)) and not isinstance(value, np.ndarray):
         return value.item() if isinstance(value, np.generic) else value
     if id(value) in _INDEX:
         return _INDEX[id(value)]
+    special = _scipy_special_index()
+    if id(value) in special:
+        return special[id(value)]
     primitive = getattr(value, "__cotangent_primitive__", None)    # ct.stop_gradient
     if isinstance(primitive, str):
         return FuncRef("ct", primitive)

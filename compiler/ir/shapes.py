@@ -24,6 +24,8 @@ from .types import Type
 
 # operations whose result has the shape of their first operand
 SAME_SHAPE = {"alias", "copy", "stop_gradient", "zeros_like", "ones_like", "empty_like", "full_like"}
+# operations that move elements within their operand's shape (printed as calls, never in loop nests)
+REARRANGED = {"flip", "roll", "astype"}
 REDUCTIONS = {"sum", "mean", "max", "min", "prod"}
 
 
@@ -252,14 +254,18 @@ class Shapes:
         prim = PRIMITIVES.get(op)
         if prim is not None and prim.broadcasting:
             return self.broadcast([self._operand(a) for a in args], s.loc)
-        if op in SAME_SHAPE:
+        if op in SAME_SHAPE or op in REARRANGED:
             first = self._operand(args[0])
             return first if first else None
-        if op == "unbroadcast":
+        if op in ("unbroadcast", "sum_tiles", "sum_repeats"):    # shaped like their second operand
             return self._operand(args[1]) or None
-        if op == "transpose" and dict(s.params).get("axes") is None:
-            x = self._operand(args[0])
-            return None if x is None else tuple(reversed(x))
+        if op == "transpose":
+            x, axes = self._operand(args[0]), s.param("axes")
+            if x is None or (axes is not None and len(axes) != len(x)):
+                return None
+            return tuple(reversed(x)) if axes is None else tuple(x[k] for k in axes)
+        if op == "broadcast_to":
+            return tuple(self._length(a) for a in args[1:])
         if op == "matmul":
             a, b = self._operand(args[0]), self._operand(args[1])
             if a is None or b is None or len(a) > 2 or len(b) > 2:

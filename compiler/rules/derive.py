@@ -49,11 +49,14 @@ def partials(name: str, consts: tuple) -> tuple:
             candidates = [definition.manual(*xs)[i].subs(subs)]
         else:
             raw = sp.diff(expr_c, x)
-            candidates = [raw, sp.simplify(raw)]
+            # simplify reads a Piecewise's branches under their conditions, so it would turn a
+            # branch chosen for its derivative at a point (sinc's at 0) into its value there
+            candidates = [raw] if raw.has(sp.Piecewise) else [raw, sp.simplify(raw)]
         if definition.use_out and not expr_c.is_Symbol:
             candidates = [c.subs(expr_c, out) for c in candidates]
         # the shortest form wins; ties go to the one that reuses the output (tanh' = 1 - out**2)
-        result.append(min(candidates, key=lambda c: (sp.count_ops(c), out not in c.free_symbols)))
+        best = min(candidates, key=lambda c: (sp.count_ops(c), out not in c.free_symbols))
+        result.append(None if best == 0 else best)       # no contribution (copysign's d/dy)
     return tuple(result)
 
 
@@ -61,14 +64,23 @@ def printed(name: str) -> list[str]:
     """The derived partials printed as NumPy code, for the docs and `ct.rules`."""
     from .elementwise import DEFINITIONS
     from sympy.printing.numpy import NumPyPrinter
-    printer = NumPyPrinter({"fully_qualified_modules": False})
+
+    class Printer(NumPyPrinter):
+        def _print_Function(self, expr):
+            op = getattr(expr, "op", None)      # a primitive's own SymPy function: its NumPy name
+            if op is None:
+                return super()._print_Function(expr)
+            return f"{op}({', '.join(self._print(a) for a in expr.args)})"
+
+    printer = Printer({"fully_qualified_modules": False, "strict": False})
     n = DEFINITIONS[name].arity
-    return [printer.doprint(d) for d in partials(name, (None,) * n)]
+    return ["0" if d is None else printer.doprint(d) for d in partials(name, (None,) * n)]
 
 
 _FUNCS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "sinh": "sinh",
           "cosh": "cosh", "tanh": "tanh", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
-          "sign": "sign", "Abs": "abs", "floor": "floor"}
+          "sign": "sign", "Abs": "abs", "floor": "floor", "asinh": "arcsinh", "acosh": "arccosh",
+          "atanh": "arctanh", "erf": "erf", "erfc": "erfc", "loggamma": "gammaln"}
 
 
 def emit_expr(b, expr, env: dict, first=None):
@@ -77,6 +89,9 @@ def emit_expr(b, expr, env: dict, first=None):
     sp = sympy()
     if expr in env:
         return env[expr]
+    op = getattr(type(expr), "op", None)     # a function standing for a primitive (elementwise._function)
+    if op is not None:
+        return b.call(op, *[emit_expr(b, a, env, first) for a in expr.args])
     if expr.is_number:
         return b.const(float(expr))
     if isinstance(expr, sp.Add):
@@ -130,6 +145,11 @@ def emit_expr(b, expr, env: dict, first=None):
         return b.call("where", emit_condition(b, cond, env, first), emit_expr(b, then, env, first),
                       emit_expr(b, otherwise, env, first))
     fname = type(expr).__name__
+    if fname == "polygamma":                 # polygamma(n, x), n a constant: digamma for n = 0
+        n, x = expr.args
+        if n == 0:
+            return b.call("digamma", emit_expr(b, x, env, first))
+        return b.call("polygamma", b.const(int(n)), emit_expr(b, x, env, first))
     if fname in _FUNCS:
         args = [emit_expr(b, a, env, first) for a in expr.args]
         if fname == "log" and len(expr.args) == 2:
@@ -138,11 +158,22 @@ def emit_expr(b, expr, env: dict, first=None):
     raise RuntimeError(f"cannot emit SymPy expression {expr!r}")
 
 
+_RELATIONS = {"Equality": "eq", "Unequality": "ne", "StrictLessThan": "lt", "LessThan": "le",
+              "StrictGreaterThan": "gt", "GreaterThan": "ge"}
+
+
 def emit_condition(b, cond, env: dict, first=None):
-    """A SymPy equality as an IR comparison (the conditions of the Piecewise derivatives)."""
+    """A SymPy comparison, or an And/Or of them, as IR (the conditions of Piecewise derivatives)."""
     sp = sympy()
-    if isinstance(cond, sp.Eq):
-        return b.op("eq", emit_expr(b, cond.lhs, env, first), emit_expr(b, cond.rhs, env, first))
+    name = type(cond).__name__
+    if name in _RELATIONS:
+        return b.op(_RELATIONS[name], emit_expr(b, cond.lhs, env, first), emit_expr(b, cond.rhs, env, first))
+    if isinstance(cond, (sp.And, sp.Or)):
+        parts = [emit_condition(b, c, env, first) for c in cond.args]
+        acc = parts[0]
+        for p in parts[1:]:
+            acc = b.op("logical_and" if isinstance(cond, sp.And) else "logical_or", acc, p)
+        return acc
     raise RuntimeError(f"cannot emit SymPy condition {cond!r}")
 
 

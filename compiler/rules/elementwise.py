@@ -1,12 +1,14 @@
 """Elementwise primitives. Each is one line: its NumPy spelling and its definition as a SymPy
-expression. Tangent and adjoint rules are derived by SymPy (see derive.py), never typed by hand."""
+expression. Tangent and adjoint rules are derived by SymPy (see derive.py), never typed by hand.
+A function without a real-valued SymPy form that differentiates well (cbrt, sinc, logaddexp,
+copysign, xlogy) is a SymPy function of its own (`_function`), declared with its partials."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..ir.types import Type, FLOAT, INT, BOOL, promote
-from .table import Primitive, register, TypeRuleError
+from .table import Primitive, register, TypeRuleError, register_helpers
 from . import derive
 
 
@@ -33,6 +35,29 @@ def _trunc(v):
 def _one_at_zero(v):
     """v, with 1 where v is 0 (JAX's _replace_zero): log(_one_at_zero(x)) is 0 at x = 0."""
     return _sp().Piecewise((1, _sp().Eq(v, 0)), (v, True))
+
+
+_FUNCTIONS: dict = {}
+
+
+def _function(op: str, arity: int, partials: Callable, key: str = ""):
+    """A SymPy function standing for the primitive `op`, for functions SymPy has no real-valued
+    form of that differentiates well (the real cube root, an overflow-free logaddexp, xlogy with 0
+    at x = 0). Its partial derivatives are `partials(*args, value)`; SymPy takes them like those of
+    its own functions, here and in symbolic mode (which prints the function back as `op`).
+    `key` names a second SymPy function for the same primitive."""
+    key = key or op
+    cls = _FUNCTIONS.get(key)
+    if cls is None:
+        def fdiff(self, argindex=1):
+            return partials(*self.args, self)[argindex - 1]
+        cls = _FUNCTIONS[key] = type(f"ct_{key}", (_sp().Function,), {"nargs": arity, "op": op, "fdiff": fdiff})
+    return cls
+
+
+def _flat_sign(x):
+    """sign(x) with derivative 0 everywhere (SymPy's own has 2 DiracDelta(x))."""
+    return _function("sign", 1, lambda x, f: (_sp().S.Zero,), key="flat_sign")(x)
 
 
 def _elementwise_type(kind_rule):
@@ -139,6 +164,73 @@ elementwise("sigmoid", 1, lambda x: 1 / (1 + _sp().exp(-x)), "1.0 / (1.0 + np.ex
             manual=lambda x: (1 / (1 + _sp().exp(-x)) * (1 - 1 / (1 + _sp().exp(-x))),))
 elementwise("softplus", 1, lambda x: _sp().log(1 + _sp().exp(x)), "np.logaddexp({0}, 0.0)")
 
+
+# --- more NumPy functions (where a derivative is infinite or a limit, the docstrings say) ---
+def _cbrt(x):
+    """The real cube root; its derivative 1/(3 cbrt(x)**2) is inf at 0."""
+    return _function("cbrt", 1, lambda x, f: (1 / (3 * f ** 2),))(x)
+
+
+def _sinc_derivative(x, f):
+    """(cos(pi x) - sinc(x))/x, which cancels near 0: there (|x| < 0.01) its Maclaurin series,
+    exact to about 1e-13, which also gives sinc'(0) = 0 and sinc''(0) = -pi**2/3. The quotient's
+    denominator is 1 at x = 0, so the branch not taken computes no inf either."""
+    sp = _sp()
+    series = -sp.pi ** 2 * x / 3 + sp.pi ** 4 * x ** 3 / 30 - sp.pi ** 6 * x ** 5 / 840
+    guarded = x + sp.Piecewise((1, sp.Eq(x, 0)), (0, True))
+    return (sp.Piecewise((series, sp.Abs(x) < sp.Rational(1, 100)), ((sp.cos(sp.pi * x) - f) / guarded, True)),)
+
+
+def _sinc(x):
+    """NumPy's normalized sinc, sin(pi x)/(pi x) with sinc(0) = 1."""
+    return _function("sinc", 1, _sinc_derivative)(x)
+
+
+def _logaddexp(x, y):
+    """log(exp(x) + exp(y)) with derivatives exp(x - out), exp(y - out): at most 1, never inf/inf."""
+    sp = _sp()
+    return _function("logaddexp", 2, lambda x, y, f: (sp.exp(x - f), sp.exp(y - f)))(x, y)
+
+
+def _logaddexp2(x, y):
+    return _function("logaddexp2", 2, lambda x, y, f: (2 ** (x - f), 2 ** (y - f)))(x, y)
+
+
+def _copysign(x, y):
+    """|x| with the sign (bit) of y: d/dx is sign(x) copysign(1, y) (0 at x = 0, as for abs), d/dy is 0."""
+    return _function("copysign", 2, lambda x, y, f: (_flat_sign(x) * _copysign(1, y), _sp().S.Zero))(x, y)
+
+
+def _xlogy(x, y):
+    """x log(y), 0 where x = 0 (scipy.special.xlogy). Derivatives as JAX takes them: log(y) and x/y
+    everywhere, so d/dx at x = 0 is log(y) (-inf at y = 0) and d/dy at (0, 0) is nan."""
+    return _function("xlogy", 2, lambda x, y, f: (_sp().log(y), x / y))(x, y)
+
+
+elementwise("exp2", 1, lambda x: 2 ** x, "np.exp2({0})")
+elementwise("cbrt", 1, _cbrt, "np.cbrt({0})")
+elementwise("sinc", 1, _sinc, "np.sinc({0})")
+elementwise("arcsinh", 1, lambda x: _sp().asinh(x), "np.arcsinh({0})")
+elementwise("arccosh", 1, lambda x: _sp().acosh(x), "np.arccosh({0})")     # d = inf at 1
+elementwise("arctanh", 1, lambda x: _sp().atanh(x), "np.arctanh({0})")     # d = 1/(1 - x**2): inf at +-1
+elementwise("deg2rad", 1, lambda x: x * _sp().pi / 180, "np.deg2rad({0})")
+elementwise("rad2deg", 1, lambda x: x * 180 / _sp().pi, "np.rad2deg({0})")
+elementwise("logaddexp", 2, _logaddexp, "np.logaddexp({0}, {1})")
+elementwise("logaddexp2", 2, _logaddexp2, "np.logaddexp2({0}, {1})")
+elementwise("copysign", 2, _copysign, "np.copysign({0}, {1})")
+
+# --- scipy.special (helpers: backends/support_special.py, with Numba versions in numba_special.py) ---
+register_helpers("erf", "erfc", "gammaln", "digamma", "polygamma", "xlogy", "heaviside")
+# logit' written as 1/(x - x**2), so that it is +inf at both ends of (0, 1) (SymPy's -1/(x*(x - 1)) is -inf at 1)
+elementwise("logit", 1, lambda x: _sp().log(x / (1 - x)), "np.log({0} / (1.0 - {0}))",
+            manual=lambda x: (1 / (x - x ** 2),))
+elementwise("erf", 1, lambda x: _sp().erf(x), "erf({0})")
+elementwise("erfc", 1, lambda x: _sp().erfc(x), "erfc({0})")
+elementwise("gammaln", 1, lambda x: _sp().loggamma(x), "gammaln({0})")    # log|gamma(x)|; d = digamma
+elementwise("digamma", 1, lambda x: _sp().polygamma(0, x), "digamma({0})")
+elementwise("polygamma", 2, lambda n, x: _sp().polygamma(n, x), "polygamma({0}, {1})")  # n: a constant
+elementwise("xlogy", 2, _xlogy, "xlogy({0}, {1})")
+
 # --- zero derivative ---
 for _name, _emit in [("lt", "{0} < {1}"), ("le", "{0} <= {1}"), ("gt", "{0} > {1}"),
                      ("ge", "{0} >= {1}"), ("eq", "{0} == {1}"), ("ne", "{0} != {1}")]:
@@ -152,3 +244,7 @@ zero_derivative("sign", "np.sign({0})", PRESERVE)
 zero_derivative("floor", "np.floor({0})", REAL)
 zero_derivative("ceil", "np.ceil({0})", REAL)
 zero_derivative("round", "np.round({0})", REAL)
+zero_derivative("heaviside", "heaviside({0}, {1})", REAL)
+zero_derivative("isnan", "np.isnan({0})", COMPARE)
+zero_derivative("isinf", "np.isinf({0})", COMPARE)
+zero_derivative("isfinite", "np.isfinite({0})", COMPARE)

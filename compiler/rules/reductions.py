@@ -1,62 +1,95 @@
-"""Reductions (sum, mean, max, min, prod with axis and keepdims) and cumsum.
+"""Reductions (sum, mean, max, min, prod with axis and keepdims), cumsum and cumprod.
 
-The adjoint of a reduction spreads the incoming adjoint back over the reduced axis: expand the
-reduced axis again (unless keepdims kept it), then broadcast against the input."""
+An axis is None (every axis), an int, or a sorted tuple of at least two ints (sum, mean, max and
+min; the frontend reduces prod one axis at a time, which is exact). The adjoint of a reduction
+spreads the incoming adjoint back over the reduced axes: expand the reduced axes again (unless
+keepdims kept them), then broadcast against the input."""
 from __future__ import annotations
 
 from ..ir.types import Type, FLOAT, INT, BOOL, promote
 from .hand import prim, check_axis, tup
-from .table import TypeRuleError
+from .table import TypeRuleError, register_helpers
 
 HELPERS = {"mean": "mean", "max": "amax", "min": "amin", "prod": "prod"}
+register_helpers("cumprod")
 
 
-def _reduce_type(kind_rule):
+def reduced_axes(axis, rank: int) -> tuple:
+    """The axes a reduction removes, as a tuple."""
+    if axis is None:
+        return tuple(range(rank))
+    return axis if isinstance(axis, tuple) else (axis,)
+
+
+def _check_axes(axis, rank: int, what: str) -> None:
+    if isinstance(axis, tuple):
+        if len(set(axis)) != len(axis) or list(axis) != sorted(axis):
+            raise TypeRuleError(f"{what}: a tuple of axes must be sorted and without repeats, got {axis}")
+        for a in axis:
+            check_axis(a, rank, what)
+    else:
+        check_axis(axis, rank, what)
+
+
+def _reduce_type(kind_rule, many=True):
     def infer(types, params):
         (t,) = types
         axis, keep = params.get("axis"), params.get("keepdims", False)
-        check_axis(axis, t.rank, "reduction")
+        if isinstance(axis, tuple) and not many:
+            raise TypeRuleError("this reduction takes one axis at a time")
+        _check_axes(axis, t.rank, "reduction")
         if axis is not None and t.rank == 0:
             raise TypeRuleError("a reduction over an axis needs an array, got a scalar")
         if keep:
             rank = t.rank
         else:
-            rank = 0 if axis is None else t.rank - 1
+            rank = 0 if axis is None else t.rank - len(reduced_axes(axis, t.rank))
         return Type(kind_rule(t.kind), rank)
     return infer
 
 
 def _reduce_emit(name):
+    def one_axis(x, axis):
+        return f"np.sum({x}, axis={axis})" if name == "sum" else f"{HELPERS[name]}({x}, {axis})"
+
     def emit(a, p, t):
         axis, keep = p.get("axis"), p.get("keepdims", False)
         x = a[0]
         if t[0].rank == 0:
             return x
-        if name == "sum":
-            core = f"np.sum({x})" if axis is None else f"np.sum({x}, axis={axis})"
-        elif axis is None:
-            core = f"np.{name}({x})"
-        else:
-            core = f"{HELPERS[name]}({x}, {axis})"
-        if not keep:
-            return core
         if axis is None:
-            return f"np.full({tup(['1'] * t[0].rank)}, {core})"
-        return f"np.expand_dims({core}, {axis})"
+            core = f"np.{name}({x})"
+            return f"np.full({tup(['1'] * t[0].rank)}, {core})" if keep else core
+        core = x
+        for k in sorted(reduced_axes(axis, t[0].rank), reverse=True):   # one axis at a time, last first
+            core = one_axis(core, k)
+        if keep:
+            for k in reduced_axes(axis, t[0].rank):
+                core = f"np.expand_dims({core}, {k})"
+        return core
     return emit
 
 
 def expand_reduced(b, v, x, params):
-    """Put the reduced axis of a reduction's output `v` back, so `v` broadcasts against `x`."""
+    """Put the reduced axes of a reduction's output `v` back, so `v` broadcasts against `x`."""
     axis, keep = params.get("axis"), params.get("keepdims", False)
     if keep or axis is None or x.rank == 0:
         return v
-    return b.call("expand_dims", v, axis=axis)
+    for k in reduced_axes(axis, x.rank):
+        v = b.call("expand_dims", v, axis=k)
+    return v
 
 
 def _count(b, x, params):
+    """How many elements each output of the reduction combines."""
     axis = params.get("axis")
-    return b.call("size", x) if axis is None else b.call("dim", x, axis=axis)
+    if axis is None:
+        return b.call("size", x)
+    n = None
+    for k in reduced_axes(axis, x.rank):
+        d = b.call("dim", x, axis=k)
+        n = d if n is None else n * d
+    return n
 
 
 def _spread(b, g, x, params):
@@ -131,7 +164,7 @@ prim("sum", _reduce_type(_KEEP), _reduce_emit("sum"), _sum_jvp, _sum_vjp)
 prim("mean", _reduce_type(lambda k: FLOAT), _reduce_emit("mean"), _mean_jvp, _mean_vjp)
 prim("max", _reduce_type(lambda k: k), _reduce_emit("max"), _extremum_jvp, _extremum_vjp)
 prim("min", _reduce_type(lambda k: k), _reduce_emit("min"), _extremum_jvp, _extremum_vjp)
-prim("prod", _reduce_type(_KEEP), _reduce_emit("prod"), _prod_jvp, _prod_vjp)
+prim("prod", _reduce_type(_KEEP, many=False), _reduce_emit("prod"), _prod_jvp, _prod_vjp)
 
 
 def _same_shape(types, params):
@@ -177,7 +210,7 @@ prim("prod_others", _same_shape,
 def _cumsum_type(types, params):
     (t,) = types
     axis = params.get("axis")
-    check_axis(axis, t.rank, "cumsum")
+    check_axis(axis, t.rank, "cumulative sum or product")
     return Type(promote(t.kind), 1 if axis is None else t.rank)
 
 
@@ -207,3 +240,85 @@ def _flip_emit(a, p, t):
 prim("flip", lambda types, p: types[0], _flip_emit,
      jvp=lambda b, out, args, tg, p: b.call("flip", tg[0], **p),
      vjp=lambda b, g, out, args, active, p: [b.call("flip", g, **p)])
+
+
+# --- cumprod ---
+def _cumprod_emit(a, p, t):
+    axis = p.get("axis")
+    return f"np.cumprod({a[0]})" if axis is None else f"cumprod({a[0]}, {axis})"
+
+
+def _lanes(b, x, params):
+    """x and the axis its products run along: x flattened for axis=None."""
+    axis = params.get("axis")
+    if axis is None and x.rank != 1:
+        return b.call("ravel", x), None
+    return x, axis
+
+
+def _reverse_cumsum(b, v, axis):
+    """Sums from each element to the end of its lane."""
+    a = 0 if axis is None else axis
+    return b.call("flip", b.call("cumsum", b.call("flip", v, axis=a), axis=axis), axis=a)
+
+
+def _cumprod_parts(b, x, axis):
+    """Masks of the zeros and of each lane's first zero, x with its zeros read as 1 (a safe
+    divisor), the count of zeros so far, and the cumulative product with each lane's first zero
+    read as 1: the derivative of the outputs from that zero on with respect to it."""
+    zero = x.eq(0.0)
+    count = b.call("cumsum", zero, axis=axis)
+    first = b.call("logical_and", zero, count.eq(1))
+    safe = b.call("where", zero, 1.0, x)
+    skip = b.call("cumprod", b.call("where", first, 1.0, x), axis=axis)
+    return zero, count, first, safe, skip
+
+
+def _cumprod_vjp(b, g, out, args, active, params):
+    """d out_i / d x_j (j <= i) is out_i / x_j where x_j is not 0, and at a lane's first zero the
+    product with that zero read as 1. At the second zero it is the first zero times the product
+    with both read as 1 (0, written so that its derivative is exact); at later zeros, 0. Exact
+    where elements are zero, and so is its derivative (the Hessian)."""
+    x = args[0]
+    flat, axis = _lanes(b, x, params)
+    zero, count, first, safe, skip = _cumprod_parts(b, flat, axis)
+    second = b.call("logical_and", zero, count.eq(2))
+    through = _reverse_cumsum(b, g * out, axis) / safe
+    at_first = _reverse_cumsum(b, g * skip, axis)
+    lead = b.call("sum", b.call("where", first, flat, 0.0), axis=axis, keepdims=axis is not None)
+    skip2 = b.call("cumprod", b.call("where", b.call("logical_or", first, second), 1.0, flat), axis=axis)
+    at_second = lead * _reverse_cumsum(b, g * skip2, axis)
+    r = b.call("where", first, at_first,
+               b.call("where", second, at_second, b.call("where", zero, 0.0, through)))
+    return [r if flat is x else b.call("reshape_like", r, x)]
+
+
+def _cumprod_jvp(b, out, args, tangents, params):
+    x, t = args[0], tangents[0]
+    flat, axis = _lanes(b, x, params)
+    if flat is not x:
+        t = b.call("ravel", t)
+    zero, _, first, safe, skip = _cumprod_parts(b, flat, axis)
+    regular = out * b.call("cumsum", b.call("where", zero, 0.0, t / safe), axis=axis)
+    return regular + skip * b.call("cumsum", b.call("where", first, t, 0.0), axis=axis)
+
+
+prim("cumprod", _cumsum_type, _cumprod_emit, jvp=_cumprod_jvp, vjp=_cumprod_vjp,
+     doc="cumulative product; gradients exact where elements are zero")
+
+
+# --- argmax, argmin: integers, no derivative ---
+def _arg_emit(name):
+    def emit(a, p, t):
+        axis, keep = p.get("axis"), p.get("keepdims", False)
+        if axis is None:
+            core = f"np.{name}({a[0]})"
+            return f"np.full({tup(['1'] * t[0].rank)}, {core})" if keep else core
+        core = f"np.{name}({a[0]}, axis={axis})"
+        return f"np.expand_dims({core}, {axis})" if keep else core
+    return emit
+
+
+for _name in ("argmax", "argmin"):
+    prim(_name, _reduce_type(lambda k: INT, many=False), _arg_emit(_name), differentiable=False,
+         doc="the index of the first largest (smallest) element: an integer, no derivative")

@@ -1,10 +1,14 @@
-"""Shape primitives: reshape, ravel, concatenate, stack, expand_dims, squeeze, and the shape
-queries (x.shape, len, x.size), which are integers and carry no derivative."""
+"""Shape primitives: reshape, ravel, concatenate, stack, expand_dims, squeeze, the linear maps that
+move or copy elements (roll, tile, repeat, broadcast_to, with the sums that are their adjoints),
+casts, and the shape queries (x.shape, len, x.size), which are integers and carry no derivative."""
 from __future__ import annotations
 
-from ..ir.types import Type, TupleType, INT, FLOAT, promote
+from ..ir.types import Type, TupleType, INT, FLOAT, BOOL, promote
 from .hand import prim, need_array, check_axis, tup, shape_tuple
-from .table import TypeRuleError
+from .table import TypeRuleError, register_helpers
+
+register_helpers("roll_along", "tile_blocks", "sum_tiles", "repeat_along", "sum_repeats", "split_length",
+                 "sample_count")
 
 
 def _reshape_type(types, params):
@@ -112,6 +116,114 @@ def _stack_emit(a, p, t):
 
 
 prim("stack", _stack_type, _stack_emit, jvp=_joined_jvp("stack"), vjp=_stack_vjp)
+
+
+# --- moving and copying elements: each map and its adjoint are a pair of linear primitives ---
+def _need_int(t, what: str) -> None:
+    if not (isinstance(t, Type) and t.rank == 0 and t.kind in (INT, BOOL)):
+        raise TypeRuleError(f"{what} must be an integer, got {t}")
+
+
+def _roll_type(types, params):
+    x = need_array(types[0], "roll")
+    _need_int(types[1], "roll's shift")
+    check_axis(params["axis"], x.rank, "roll")
+    return x
+
+
+prim("roll", _roll_type, "roll_along({0}, {1}, {axis})",
+     jvp=lambda b, out, args, tg, p: b.call("roll", tg[0], args[1], **p),
+     vjp=lambda b, g, out, args, active, p: [b.call("roll", g, -args[1], **p), None],
+     doc="np.roll along one axis: element i moves to (i + shift) mod n; the adjoint rolls back")
+
+
+def _tile_type(types, params):
+    x = need_array(types[0], "tile")
+    if len(params["reps"]) != x.rank:
+        raise TypeRuleError(f"tile: {len(params['reps'])} repetitions for an array of rank {x.rank}")
+    return x
+
+
+def _sum_tiles_type(types, params):
+    g, like = types
+    if not isinstance(g, Type) or not isinstance(like, Type) or g.rank != like.rank:
+        raise TypeRuleError("sum_tiles needs an adjoint of its operand's rank")
+    return Type(promote(g.kind), like.rank)
+
+
+def _reps_text(p):
+    return tup(str(r) for r in p["reps"])
+
+
+prim("tile", _tile_type, lambda a, p, t: f"tile_blocks({a[0]}, {_reps_text(p)})",
+     jvp=lambda b, out, args, tg, p: b.call("tile", tg[0], **p),
+     vjp=lambda b, g, out, args, active, p: [b.call("sum_tiles", g, args[0], **p)],
+     doc="np.tile with one repetition count per axis (the frontend makes the ranks agree)")
+prim("sum_tiles", _sum_tiles_type, lambda a, p, t: f"sum_tiles({a[0]}, {a[1]}, {_reps_text(p)})",
+     jvp=lambda b, out, args, tg, p: None if tg[0] is None else b.call("sum_tiles", tg[0], args[1], **p),
+     vjp=lambda b, g, out, args, active, p: [b.call("tile", g, **p), None],
+     doc="the sum of the tiles of the first argument, shaped like the second (the adjoint of tile)")
+
+
+def _repeat_type(types, params):
+    x = need_array(types[0], "repeat")
+    _need_int(types[1], "repeat's count")
+    check_axis(params["axis"], x.rank, "repeat")
+    return x
+
+
+def _sum_repeats_type(types, params):
+    g, like, count = types
+    _need_int(count, "the repeat count")
+    if not isinstance(g, Type) or not isinstance(like, Type) or g.rank != like.rank:
+        raise TypeRuleError("sum_repeats needs an adjoint of its operand's rank")
+    check_axis(params["axis"], g.rank, "sum_repeats")
+    return Type(promote(g.kind), like.rank)
+
+
+prim("repeat", _repeat_type, "repeat_along({0}, {1}, {axis})",
+     jvp=lambda b, out, args, tg, p: b.call("repeat", tg[0], args[1], **p),
+     vjp=lambda b, g, out, args, active, p: [b.call("sum_repeats", g, args[0], args[1], **p), None],
+     doc="np.repeat with one count along one axis: each element `count` times in a row")
+prim("sum_repeats", _sum_repeats_type, "sum_repeats({0}, {1}, {2}, {axis})",
+     jvp=lambda b, out, args, tg, p: None if tg[0] is None else b.call("sum_repeats", tg[0], args[1], args[2], **p),
+     vjp=lambda b, g, out, args, active, p: [b.call("repeat", g, args[2], **p), None, None],
+     doc="the sum of each run of `count` elements along the axis, shaped like the second argument "
+         "(the adjoint of repeat)")
+
+
+def _broadcast_to_type(types, params):
+    x = types[0]
+    if not isinstance(x, Type):
+        raise TypeRuleError("broadcast_to needs an array, got a tuple")
+    for t in types[1:]:
+        if not (isinstance(t, Type) and t.rank == 0 and t.kind == INT):
+            raise TypeRuleError("broadcast_to needs integer sizes", hint="write np.broadcast_to(x, (n, m))")
+    if x.rank > len(types) - 1:
+        raise TypeRuleError(f"broadcast_to: an array of rank {x.rank} cannot broadcast to rank {len(types) - 1}")
+    return Type(x.kind, len(types) - 1)
+
+
+prim("broadcast_to", _broadcast_to_type, lambda a, p, t: f"np.broadcast_to({a[0]}, {tup(a[1:])}).copy()",
+     jvp=lambda b, out, args, tg, p: b.call("broadcast_to", tg[0], *args[1:]),
+     vjp=lambda b, g, out, args, active, p: [b.call("unbroadcast", g, args[0])] + [None] * (len(args) - 1),
+     doc="a copy of the array broadcast to the shape (a copy: the result may be written into)")
+
+
+# --- casts ---
+_DTYPE_TEXT = {FLOAT: "np.float64", INT: "np.int64", BOOL: "np.bool_"}
+
+prim("astype", lambda types, p: Type(p["dtype"], need_array(types[0], "astype").rank),
+     lambda a, p, t: f"{a[0]}.astype({_DTYPE_TEXT[p['dtype']]})", differentiable=False,
+     doc="an array cast to int or bool (no derivative), or an int array cast to float")
+
+
+# --- sizes checked at run time ---
+prim("split_length", lambda types, p: Type(INT, 0), "split_length({0}, {1})", differentiable=False,
+     doc="the length of each of `sections` equal parts of an axis; a ValueError, as in np.split, "
+         "when they cannot be equal")
+prim("sample_count", lambda types, p: Type(INT, 0), "sample_count({0})", differentiable=False,
+     doc="np.linspace's number of samples, a ValueError when it is negative")
 
 
 # --- shape queries (integers) ---

@@ -681,6 +681,10 @@ class Evaluator:
         sp = _sp()
         if not _is_array(x):
             return x
+        if isinstance(axis, tuple):     # several axes: one at a time, the last first
+            for k in reversed(axis):
+                x = self.reduce(op, x, k, keepdims)
+            return x
         if op in ("max", "min"):
             better = sp.Gt if op == "max" else sp.Lt
 
