@@ -38,12 +38,9 @@ def _example_args(fn, text: str | None):
     return value if isinstance(value, tuple) and n != 1 else (value,)
 
 
-def _print_rules() -> int:
-    from .rules import elementwise, derive
-    for name, definition in elementwise.DEFINITIONS.items():
-        xs, _ = derive.symbols(definition.arity)
-        parts = ", ".join(f"d/d{x} = {p}" for x, p in zip(xs, derive.printed(name)))
-        print(f"{name}({', '.join(map(str, xs))}) = {definition.expr(*xs)}:  {parts}")
+def _print_rules(markdown: bool) -> int:
+    from . import surface
+    print(surface.markdown() if markdown else surface.text(), end="")
     return 0
 
 
@@ -59,10 +56,12 @@ def main(argv=None) -> int:
                      help="example arguments as a Python expression, e.g. \"np.ones((3, 2)), 1.0\" "
                           "(default: every argument the float 1.0)")
     src.add_argument("--target", choices=("cpu", "python"), default="python")
-    sub.add_parser("rules", help="list the elementwise rules and their SymPy-derived derivatives")
+    rules = sub.add_parser("rules", help="the supported NumPy surface: every function, its forms, and its "
+                                         "derivative (derived by SymPy for elementwise functions) or conventions")
+    rules.add_argument("--markdown", action="store_true", help="as the table in README.md")
     ns = parser.parse_args(argv)
     if ns.command == "rules":
-        return _print_rules()
+        return _print_rules(ns.markdown)
     fn = _load_function(ns.function)
     pyfunc = getattr(fn, "__cotangent_function__", fn)
     args = _example_args(fn, ns.args)

@@ -11,7 +11,9 @@ Arithmetic (+ - * and division by safe denominators such as `1.0 + b * b`), NumP
 functions with bounded or positive arguments (`np.exp(np.tanh(e))`, `np.log(1.0 + e * e)`,
 `np.sqrt(1.0 + e * e)`), reductions (`np.sum`, `np.mean`, with and without `axis`, `np.max`),
 `np.maximum`/`np.minimum`/`np.abs`, `np.where`, matrix products and `np.outer` with consistent
-shapes, broadcasting, element/row/column/slice reads, calls to the helper, conditional expressions
+shapes, the wider NumPy surface (`np.arcsinh`, `np.cbrt`, `np.logaddexp`, `np.roll`, `np.flip`,
+`np.cumsum`/`np.cumprod`, `np.triu`/`np.tril`, `np.swapaxes`, `np.einsum`, `np.var`,
+`x[..., None]`), broadcasting, element/row/column/slice reads, calls to the helper, conditional expressions
 and conditions built with and/or/not. With the control-flow features switched on: if/elif/else on
 data (with values merged from the branches), early returns, `for` loops over `range(...)` with
 any start/stop/step (negative steps, empty ranges, trip counts from `n` or from shapes, nested
@@ -143,6 +145,8 @@ STRAIGHT_LINE = frozenset({
     "augassign",    # s += e, s *= e on names
     "kinks",        # np.maximum, np.minimum, np.abs, np.max, np.min
     "linalg",       # @, np.dot, np.outer, A.T @ x
+    "numpy",        # the wider NumPy surface: np.arcsinh, np.cbrt, np.logaddexp, np.roll, np.flip,
+                    # np.cumsum/cumprod, np.triu/tril, np.swapaxes, np.einsum, np.var, x[..., None]
 })
 #: control flow and mutation
 CONTROL_FLOW = frozenset({
@@ -591,6 +595,8 @@ class Gen:
                 opts.append((2, "helper"))
             if self.rec and self.rec_fits(shape):
                 opts.append((2, "recursive"))
+            if self.has("numpy"):
+                opts.append((1, "numpy"))
             opts += [(w, r) for w, r in self.reductions(shape)]
         kind = self.ch.weighted(opts)
         d1 = d - 1
@@ -629,7 +635,41 @@ class Gen:
             return call
         if kind == "recursive":
             return self.rec_call(d1, fresh and arrays)
+        if kind == "numpy":
+            self.use("numpy")
+            return self.numpy_call(shape, d1, fresh and arrays)
         return self.reduction(kind, shape, d1)
+
+    def numpy_call(self, shape, d, fresh=False) -> str:
+        """A call from the wider NumPy surface that gives this shape: smooth elementwise functions
+        of bounded arguments, and moves, cumulative sums and products, triangles, einsum and
+        variances that keep or reduce shapes exactly. `fresh`: no view (np.flip, np.swapaxes and a
+        transposing einsum are views, of an argument too, which must not be written into)."""
+        forms = ["np.arcsinh({0})", "np.cbrt(1.5 + np.tanh({0}))", "np.exp2(np.tanh({0}))",
+                 "np.logaddexp({0}, 0.5)", "np.reciprocal(2.0 + np.cos({0}))", "np.deg2rad({0})",
+                 "np.arctanh(0.5 * np.tanh({0}))", "np.arccosh(2.0 + {0} * {0})", "np.sinc(0.5 * np.tanh({0}))"]
+        if len(shape) == 1:
+            forms += ["np.roll({0}, 1)", "np.flip({0})", "np.cumsum({0})",
+                      "np.cumprod(0.75 + 0.25 * np.tanh({0}))", "np.sum({0}[..., None], axis=1)"]
+        elif len(shape) == 2:
+            forms += ["np.flip({0}, axis=0)", "np.roll({0}, -1, axis=1)", "np.cumsum({0}, axis=1)",
+                      "np.sum({0}[None, ...], axis=0)"]
+            if shape[0] == shape[1]:
+                forms += ["np.triu({0})", "np.tril({0}, -1) + {0}", "np.swapaxes({0}, 0, 1)",
+                          "np.einsum('ij->ji', {0})", "np.einsum('ij,jk->ik', {0}, {0})"]
+        else:
+            arrays = [s for s in self.shape_pool() if s != () and self.has_leaf(s)]
+            vectors = [s for s in arrays if len(s) == 1]
+            if arrays:
+                s = self.ch.pick(arrays)
+                forms += [f"np.var({self.expr(s, d)})", f"np.mean(np.square({self.expr(s, d)}))"]
+            if vectors:
+                s = self.ch.pick(vectors)
+                forms.append(f"np.einsum('i,i->', {self.expr(s, d)}, {self.expr(s, d)})")
+        if fresh:
+            forms = [f for f in forms if not f.startswith(("np.flip", "np.swapaxes", "np.einsum('ij->ji'"))]
+        form = self.ch.pick(forms)
+        return form.format(f"({self.expr(shape, d)})") if "{0}" in form else form
 
     # --- calls to the recursive helper ---
     def rec_arg_shapes(self):
