@@ -166,7 +166,7 @@ def check_function(f, values: list, w, target: str) -> None:
 
 def row(expr: str, numba: bool = True, **args):
     """A rule's expression and its inputs, each (domain, shape) or a fixed value (ints, indices).
-    numba=False: an array row that only repeats a rule on another shape runs on Numba when slow."""
+    numba=False: an array row that only repeats a rule on another shape runs on the Python target only."""
     return expr, args, numba
 
 
@@ -180,30 +180,30 @@ def is_scalar_row(args: dict) -> bool:
     return all(np.ndim(sample(s, np.random.default_rng(0))) == 0 for s in args.values())
 
 
-BATCH = 16     # rows checked on Numba by one compiled function
+BATCH = 4      # rows checked on Numba by one compiled function (Numba's compile time grows
+               # faster than the function: 16 array rows at once take longer than one at a time)
 
 
 def matrix(rows, batched: bool = True):
     """pytest parameters: each row on target="python", and on Numba (target="cpu") in batches of
     BATCH rows, each batch one compiled function (check_batch; batched=False: one per row, for
-    checks other than `check`). The rows that only repeat a rule on another shape
-    (`row(..., numba=False)`) form batches marked slow."""
-    params, on_numba = [], {True: [], False: []}
+    checks other than `check`). A row that only repeats a rule on another shape
+    (`row(..., numba=False)`) runs on the Python target only: Numba runs the same generated source,
+    whose every form its own rows check, and each compile costs about a second."""
+    params, on_numba = [], []
     for expr, args, numba in rows:
         name = f"{expr} {' '.join(f'{a}{_describe(s)}' for a, s in args.items())}"
         params.append(pytest.param(expr, args, "python", id=f"python {name}"))
-        quick = numba or is_scalar_row(args)
-        if not batched:
-            params.append(pytest.param(expr, args, "cpu", marks=[] if quick else [pytest.mark.slow],
-                                       id=f"cpu {name}"))
+        if not (numba or is_scalar_row(args)):
+            continue
+        if batched:
+            on_numba.append((expr, args))
         else:
-            on_numba[quick].append((expr, args))
-    for quick, group in on_numba.items():
-        for start in range(0, len(group), BATCH):
-            part = group[start:start + BATCH]
-            exprs, argss = tuple(e for e, _ in part), tuple(a for _, a in part)
-            ids = f"cpu rows {start + 1}-{start + len(part)}{'' if quick else ' (more shapes)'}: {part[0][0]} ..."
-            params.append(pytest.param(exprs, argss, "cpu", marks=[] if quick else [pytest.mark.slow], id=ids))
+            params.append(pytest.param(expr, args, "cpu", id=f"cpu {name}"))
+    for start in range(0, len(on_numba), BATCH):
+        part = on_numba[start:start + BATCH]
+        exprs, argss = tuple(e for e, _ in part), tuple(a for _, a in part)
+        params.append(pytest.param(exprs, argss, "cpu", id=f"cpu rows {start + 1}-{start + len(part)}: {part[0][0]} ..."))
     return params
 
 

@@ -14,8 +14,8 @@ Targets: every row runs on target="python" (compiled in milliseconds), over scal
 matrices and broadcast pairs, with all the checks above. Every row runs on Numba (target="cpu")
 too, where each compile takes most of a second: there the value and the gradient Numba computes
 must be the Python target's (the same generated source, checked there), for batches of rows
-compiled as one function each (rule_check.check_batch); the batches of rows that repeat a rule on
-more shapes are marked slow (`row(..., numba=False)`).
+compiled as one function each (rule_check.check_batch); rows that repeat a rule on more shapes
+(`row(..., numba=False)`) run on the Python target only.
 
 Inputs are drawn where each rule is smooth (positive for log and sqrt, |x| < 1 for arcsin, away
 from the kinks of abs, maximum, clip and where). The tests at the end check exactly the rules whose
