@@ -12,7 +12,6 @@ through Numba (target="cpu"), with the compiled functions shared between tests.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import zlib
 from pathlib import Path
@@ -28,6 +27,7 @@ from cotangent.transforms.forward import forward
 from cotangent.transforms.reverse import reverse
 from cotangent.backends.pysource import module_source
 from cotangent.backends import loader
+from rule_check import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -341,16 +341,7 @@ HVP_ROWS = [  # (expression in x, shape of x); each is summed against a fixed we
 
 def define(params: str, expr: str):
     """`def f(params): return expr` in a module of its own (cotangent reads a function's source)."""
-    text = f"import numpy as np\n\n\ndef f({params}):\n    return {expr}\n"
-    name = "higher_" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    path = Path(ct.config.cache_dir) / "test_higher" / f"{name}.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.f
+    return load_module(f"import numpy as np\n\n\ndef f({params}):\n    return {expr}\n", "higher").f
 
 
 @pytest.mark.parametrize("expr, shape", HVP_ROWS, ids=[f"{e} {s}".replace(" ", "") for e, s in HVP_ROWS])

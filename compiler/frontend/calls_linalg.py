@@ -170,16 +170,13 @@ def _multi_dot(lw, e, qual):
 
 # --- norm -----------------------------------------------------------------------------------
 def _static_number(lw, node, what):
-    """A literal ord: a number, 'fro', 'nuc', None, or np.inf / -np.inf / math.inf."""
-    if node is None:
-        return None
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        pass
-    v = lw.expr(node)
-    if hasattr(v, "is_const") and v.is_const:
-        return v.const_value()
+    """A literal ord: a number, 'fro', 'nuc', None (as `static` reads them), or np.inf / -np.inf /
+    math.inf, which lower to constants."""
+    if isinstance(node, (ast.Attribute, ast.UnaryOp)) and isinstance(node.operand if isinstance(node, ast.UnaryOp)
+                                                                      else node, ast.Attribute):
+        v = lw.expr(node)
+        if v.is_const:
+            return v.const_value()
     return static(lw, node, what)
 
 
