@@ -48,6 +48,43 @@ def gmm_point(alphas, means, icf, x):
     return best + math.log(total) - lse_alpha - 0.5 * d * math.log(2.0 * math.pi)
 
 
+def gmm_point_scratch(alphas, means, icf, x):
+    """gmm_point as many users write it, with scratch arrays: the K component terms go into
+    `vals` (sized by the shared alphas), x − mu_k and Q_k (x − mu_k) into `diff` and `qd` (sized
+    by the point), then a two-pass log-sum-exp. L_k is applied column by column, as it is packed."""
+    d = x.shape[0]
+    K = alphas.shape[0]
+    vals = np.empty(K)
+    diff = np.empty(d)
+    qd = np.empty(d)
+    for k in range(K):
+        sumq = 0.0
+        for i in range(d):
+            diff[i] = x[i] - means[k, i]
+            qd[i] = math.exp(icf[k, i]) * diff[i]
+            sumq += icf[k, i]
+        idx = d
+        for j in range(d):
+            for i in range(j + 1, d):
+                qd[i] += icf[k, idx] * diff[j]
+                idx += 1
+        sq = 0.0
+        for i in range(d):
+            sq += qd[i] * qd[i]
+        vals[k] = alphas[k] + sumq - 0.5 * sq
+    best = vals[0]
+    amax = alphas[0]
+    for k in range(1, K):
+        best = max(best, vals[k])
+        amax = max(amax, alphas[k])
+    total = 0.0
+    asum = 0.0
+    for k in range(K):
+        total += math.exp(vals[k] - best)
+        asum += math.exp(alphas[k] - amax)
+    return best + math.log(total) - amax - math.log(asum) - 0.5 * d * math.log(2.0 * math.pi)
+
+
 def gmm_prior(icf, d, gamma, m, const):
     """The Wishart prior: Σ_k ½γ²(‖exp q_k‖² + ‖l_k‖²) − m Σ q_k, less K times the constant."""
     K = icf.shape[0]

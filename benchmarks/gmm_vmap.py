@@ -1,7 +1,8 @@
 """The GMM log-likelihood written per point, its gradient summed over 1e5-1e6 points.
 
 cotangent: ct.grad(ct.vmap(gmm_point, in_axes, reduce="sum")) on 1 and 2 CPU threads (and on the
-GPU when numba.cuda finds one). JAX: jit(vmap(grad(point))) summed over the batch. PyTorch:
+GPU when numba.cuda finds one), and the same for gmm_point_scratch, which keeps the K component
+terms in a scratch array sized by the shared alphas (each thread is given its own, once). JAX: jit(vmap(grad(point))) summed over the batch. PyTorch:
 torch.func.vmap(torch.func.grad(point)) summed over the batch. All in float64, each checked
 against cotangent's gradient, best of `--repeat` runs after a warm-up call.
 
@@ -21,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cotangent as ct  # noqa: E402
-from gmm_model import gmm_point, random_problem, scatter  # noqa: E402
+from gmm_model import gmm_point, gmm_point_scratch, random_problem, scatter  # noqa: E402
 
 AXES = (None, None, None, 0)
 
@@ -78,8 +79,8 @@ def torch_gradient(p: dict, threads: int):
     return lambda: [g.sum(0).numpy() for g in per_sample(*args)]
 
 
-def cotangent_gradient(p: dict, target: str, threads: int = 1):
-    g = ct.grad(ct.vmap(gmm_point, AXES, reduce="sum", target=target), argnums=(0, 1, 2))
+def cotangent_gradient(p: dict, target: str, threads: int = 1, point=gmm_point):
+    g = ct.grad(ct.vmap(point, AXES, reduce="sum", target=target), argnums=(0, 1, 2))
     args = [p[k] for k in ("alphas", "means", "icf", "x")]
 
     def run():
@@ -117,8 +118,13 @@ def main() -> None:
         rows.append(("cotangent cpu, 1 thread", t1, ref))
         if numba.config.NUMBA_NUM_THREADS >= 2:
             rows.append(("cotangent cpu, 2 threads", *best_of(cotangent_gradient(p, "cpu", 2), opts.repeat)))
+        for threads in (1, 2)[:numba.config.NUMBA_NUM_THREADS]:     # K values in a scratch array
+            rows.append((f"ct scratch array, {threads} thr", *best_of(
+                cotangent_gradient(p, "cpu", threads, gmm_point_scratch), opts.repeat)))
         if gpu:
             rows.append(("cotangent cuda", *best_of(cotangent_gradient(p, "cuda"), opts.repeat)))
+            rows.append(("cotangent cuda, scratch array", *best_of(
+                cotangent_gradient(p, "cuda", 1, gmm_point_scratch), opts.repeat)))
         if "jax" not in opts.skip:
             rows.append(("jax jit(vmap(grad)), all cores", *best_of(jax_gradient(p), opts.repeat)))
         if "torch" not in opts.skip:

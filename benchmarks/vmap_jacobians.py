@@ -1,7 +1,8 @@
 """Per-sample Jacobians and Hessians over 1e5 samples: ct.vmap(ct.jacfwd(f)) and
 ct.vmap(ct.hessian(f)) against JAX's jit(vmap(jacfwd)) and jit(vmap(hessian)) and PyTorch's
 torch.func.vmap(jacfwd) / vmap(hessian), in one process, on the same inputs, float64, on 1 and 2
-CPU threads for cotangent (JAX and PyTorch as they run by default). autograd has no vmap: it is
+CPU threads for cotangent (JAX and PyTorch as they run by default), and on the GPU where numba.cuda
+finds one (JAX then runs on the GPU too when jax[cuda] is installed). autograd has no vmap: it is
 timed on a Python loop over 1000 samples and scaled to the batch.
 
 f is a pose residual (a 2-D point moved by a pose (x, y, angle), minus its match: R^3 -> R^2,
@@ -47,7 +48,29 @@ def cotangent_runs(pose, P, Q, w, X, repeat):
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         out[f"cotangent, {threads} thread{'s' if threads > 1 else ''}"] = (
             best_of(lambda: jac(pose, P, Q), repeat), best_of(lambda: hes(w, X), repeat))
+    if gpu_available():          # point_energy's whole-array tanh is not device code: its loop form
+        jac_gpu = ct.vmap(ct.jacfwd(pose_residual), in_axes=(None, 0, 0), target="cuda")
+        hes_gpu = ct.vmap(ct.hessian(point_energy_loops), in_axes=(None, 0), target="cuda")
+        out["cotangent, CUDA"] = (best_of(lambda: jac_gpu(pose, P, Q), repeat), best_of(lambda: hes_gpu(w, X), repeat))
     return out
+
+
+def point_energy_loops(w, x):
+    """point_energy with a loop for the sum, as device code needs it."""
+    s = 0.0
+    for i in range(w.shape[0]):
+        s += np.tanh(w[i] * x[i]) ** 2
+    return s + w[0] * x[1] * x[2]
+
+
+def gpu_available() -> bool:
+    """A real GPU (not Numba's simulator) that numba.cuda can run kernels on."""
+    import os
+    try:
+        from numba import cuda
+        return cuda.is_available() and not os.environ.get("NUMBA_ENABLE_CUDASIM")
+    except ImportError:
+        return False
 
 
 def jax_runs(pose, P, Q, w, X, repeat):

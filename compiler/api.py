@@ -262,6 +262,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
     """(f(*primals), pullback), where pullback(cotangent) gives one cotangent per primal. For f
     returning a tuple, the cotangent is a tuple of as many (None for zeros), as in JAX."""
+    if hasattr(f, "batched_vjp"):                   # a ct.vmap: one VJP per sample
+        return f.batched_vjp(tuple(primals))
     pyfunc, target = unwrap(f)
     nums = tuple(i for i, a in enumerate(primals)
                  if any(t.kind == FLOAT for t in sp.spec_leaf_types(sp.spec_of(a, f"argument {i}"))))
@@ -302,10 +304,12 @@ def _cotangent_leaves(value, cotangent, where: str = "the result") -> list:
 def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     """(f(*primals), the directional derivative along `tangents`); a None tangent means that
     argument is not differentiated. For f returning a tuple, the derivative is a tuple too."""
-    pyfunc, target = unwrap(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError("jvp needs one tangent per primal (None for those not differentiated)")
+    if hasattr(f, "batched_jvp"):                   # a ct.vmap: one JVP per sample
+        return f.batched_jvp(primals, tangents)
+    pyfunc, target = unwrap(f)
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
     t = _Transform(pyfunc, "jvp", nums, False, target)
     compiled, specs, argnums, first = t.specialize(primals)
@@ -474,10 +478,12 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     reverse mode, without forming the Hessian: JAX's `jvp(grad(f, argnums), primals, tangents)`.
     A None tangent holds that argument fixed; with one differentiated argument both results have
     its structure, with several they are tuples in argument order."""
-    pyfunc, target = unwrap(f)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError("hvp needs one tangent per primal (None for those held fixed)")
+    if hasattr(f, "batched_hvp"):                   # a ct.vmap: per sample, or of the reduced sum
+        return f.batched_hvp(primals, tangents)
+    pyfunc, target = unwrap(f)
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
     t = _Transform(pyfunc, "hvp", nums, False, target)
     compiled, specs, argnums, first = t.specialize(primals)

@@ -1,19 +1,21 @@
 """ct.vmap: a function written for one sample, run over a batch of samples in one compiled loop.
 
-The per-sample function (its value, its gradient, its JVP, or its Jacobian or Hessian driver) is
+The per-sample function (its value, its gradient, its JVP, VJP or Hessian-vector product) is
 generated as usual, specialized to one sample's argument types (a batched argument loses its
-batch axis). A driver then runs it over
-the batch: a `numba.prange` loop with one accumulator row per thread on the CPU
+batch axis); per-sample Jacobians and Hessians are rows of such a batch (batch_jacobians.py). A
+driver then runs it over the batch: a `numba.prange` loop with one accumulator row per thread on the CPU
 (backends/parallel.py), or a kernel with one thread per sample on CUDA (backends/cuda.py). Summed
 outputs (reduce="sum"/"mean", and the gradients of shared arguments under ct.grad) are added
 race-free; per-sample outputs are written to their own rows.
 
 `in_axes` follows JAX: one entry per argument (or one int for all), None for an argument shared by
 every sample, an int for the axis along which it is batched (every leaf of a tuple or dict
-argument is batched along that axis)."""
+argument is batched along that axis), or a tuple or dict shaped like the argument with an entry
+per item; `out_axes` says where the batch axis goes in the per-sample outputs."""
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
@@ -25,7 +27,7 @@ from .config import config
 from .ir.types import FLOAT
 from . import specialize as sp, live
 from .backends.parallel import Output, driver_source, buffer_driver_source
-from .backends.buffers import buffer_form, printer, source_lines
+from .backends.buffers import buffer_form, printer, source_lines, workspace_source
 from .backends.pysource import statement_code, njit_decorator
 from .backends.launch import BufferRun
 from .backends import loader
@@ -41,16 +43,18 @@ _CACHE: dict = {}
 class Plan:
     """What the driver computes from the per-sample function.
 
-    inner: the per-sample transformation ("primal", "grad" or "jvp"); argnums: what it
+    inner: the per-sample transformation ("primal", "grad", "vjp", "jvp" or "hvp"); argnums: what it
     differentiates; keep_value: whether the value is an output; summed: "all", "none", or
     "shared" (the value and the gradients of shared arguments are summed, a batched argument's
     gradient is per sample: the gradient of a summed batch); restore_axes: put the batch axis of a
-    batched argument's gradient back where in_axes took it from."""
+    batched argument's gradient back where in_axes took it from; has_aux: the per-sample function
+    returns (value, aux)."""
     inner: str
     argnums: tuple = ()
     keep_value: bool = True
     summed: str = "none"
     restore_axes: bool = False
+    has_aux: bool = False
 
 
 class Batched:
@@ -58,8 +62,12 @@ class Batched:
     per sample when f returns a number), or their sum or mean with `reduce`."""
 
     def __init__(self, f: Callable, in_axes: int | None | Sequence = 0, reduce: str | None = None,
-                 target: str | None = None):
+                 target: str | None = None, out_axes: int | Sequence = 0):
         from . import api
+        self.out_axes = out_axes
+        if reduce is not None and out_axes != 0:
+            raise CompileError("out_axes places the batch axis of per-sample outputs, but reduce="
+                               f"{reduce!r} sums it away", hint="leave out_axes at 0 with reduce")
         if reduce not in REDUCTIONS:
             raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
         inner = getattr(f, "_cotangent", None)
@@ -74,13 +82,14 @@ class Batched:
             self.plan = Plan(inner.mode, inner.argnums, keep_value=False, summed="all" if reduce else "none")
             self.single = getattr(f, "_single_argnum", False)
         elif inner is not None:
-            if inner.mode != "grad" or inner.has_aux:
+            if inner.mode != "grad":
                 raise CompileError(f"ct.vmap takes a function, ct.grad(f), ct.value_and_grad(f), ct.jacfwd(f), "
-                                   f"ct.jacrev(f) or ct.hessian(f), not a {inner.mode} transformation"
-                                   + (" with has_aux" if inner.has_aux else ""))
+                                   f"ct.jacrev(f) or ct.hessian(f), not a {inner.mode} transformation",
+                                   hint="for per-sample JVPs, VJPs and Hessian-vector products call ct.jvp, "
+                                        "ct.vjp or ct.hvp on ct.vmap(f, in_axes)")
             self.pyfunc, own_target = inner.pyfunc, inner.target
             self.plan = Plan("grad", inner.argnums, keep_value=getattr(f, "_returns_value", False),
-                             summed="all" if reduce else "none")
+                             summed="all" if reduce else "none", has_aux=inner.has_aux)
             self.single = getattr(f, "_single_argnum", False)
         else:
             self.pyfunc, own_target = (f.pyfunc, f.target) if isinstance(f, api.Differentiable) \
@@ -91,16 +100,46 @@ class Batched:
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
         self.in_axes, self.reduce = in_axes, reduce
+        self._expanded = None
         self._cotangent = BatchedTransform(self, self.plan)
         functools.update_wrapper(self, self.pyfunc)
 
     def __call__(self, *args):
+        return self._placed(self._call(args))
+
+    def _call(self, args):
+        if self.plan.inner in JACOBIANS and self.target != "python":    # rows of JVPs, VJPs or HVPs
+            from .batch_jacobians import ExpandedJacobians
+            if self._expanded is None:
+                self._expanded = ExpandedJacobians(self)
+            out = self._expanded(args)
+            self._cotangent._last = self._expanded.last
+            return out.jacobians(self.single)
         out = self._cotangent.run(args)
         if self.plan.inner == "primal":
             return _nested(out.values, _structure(self._cotangent.last.ir.body[-1].values))
         if self.plan.inner in JACOBIANS:
             return out.jacobians(self.single)
+        if self.plan.has_aux:
+            value_aux, grads = self._with_aux(out)
+            return (value_aux, grads) if self.plan.keep_value else (grads, value_aux[1])
         return out.structured(self.single)
+
+    def _with_aux(self, out: "Result") -> tuple:
+        """((value, aux), gradients) from a has_aux batch: the value and aux leaves come first."""
+        from .arguments import structure_grads
+        value_aux = self._cotangent.last.ir.body[-1].values[0]
+        count = len(list(_leaf_accesses(value_aux, "", True)))
+        nested = _nested(out.values[:count], _structure(value_aux))
+        value = (nested[0], nested[1] if len(nested) == 2 else tuple(nested[1:]))
+        return value, structure_grads(tuple(out.values[count:]), out.specs, out.argnums, self.single)
+
+    def _placed(self, result):
+        """The per-sample outputs with their batch axis where out_axes puts it (JAX's convention:
+        an int for every output, or a tuple shaped like the result)."""
+        if self.out_axes == 0 or self.reduce is not None:
+            return result
+        return _move_batch_axis(result, self.out_axes)
 
     def __repr__(self) -> str:
         return (f"<cotangent.vmap {self.pyfunc.__qualname__} in_axes={self.in_axes!r} "
@@ -157,17 +196,130 @@ class Batched:
         jacobian_f._cotangent = t
         return jacobian_f
 
+    # --- ct.jvp, ct.vjp and ct.hvp of the batched function: one derivative per sample ---
+    def _primal_only(self, what: str) -> None:
+        if self.plan.inner != "primal":
+            raise CompileError(f"ct.{what} of a vmap of a derivative is not supported",
+                               hint=f"call ct.{what} on ct.vmap(f, in_axes) of the function itself")
+
+    def _direction_leaves(self, primals: tuple, directions: tuple, nums: tuple, what: str) -> list:
+        """The float leaves of the directions of the differentiated arguments, batch axis first:
+        a batched argument's direction is batched along the same axis; a shared argument's
+        direction is the same for every sample."""
+        batch = prepare(self.pyfunc, primals, self.in_axes)
+        out, start = [], 0
+        for i, (a, spec) in enumerate(zip(primals, batch.specs)):
+            count = sp.spec_leaf_count(spec)
+            if i in nums:
+                types = sp.spec_leaf_types(spec)
+                given = sp.leaves(directions[i])
+                if len(given) != count:
+                    raise ValueError(f"the {what} of argument {i} ({_param(self.pyfunc, i)}) does not have "
+                                     "the argument's structure")
+                for k, (leaf, t) in enumerate(zip(given, types)):
+                    if t.kind != FLOAT:
+                        continue
+                    arr = np.asarray(leaf, dtype=np.float64)
+                    ax = batch.leaf_axes[start + k]
+                    full = np.shape(sp.leaves(a)[k])
+                    if arr.shape != full:
+                        raise ValueError(f"the {what} of argument {i} ({_param(self.pyfunc, i)}) has shape "
+                                         f"{arr.shape}, but the argument has shape {full}")
+                    out.append(np.ascontiguousarray(np.moveaxis(arr, ax, 0)) if ax is not None else
+                               np.ascontiguousarray(np.broadcast_to(arr, (batch.n,) + arr.shape)))
+            start += count
+        return out
+
+    def batched_jvp(self, primals: tuple, tangents: tuple) -> tuple:
+        """ct.jvp of the batched function: the per-sample values and tangents (their sums or
+        means with reduce)."""
+        self._primal_only("jvp")
+        nums = tuple(i for i, t in enumerate(tangents) if t is not None)
+        t = BatchedTransform(self, Plan("jvp", nums, summed="all" if self.reduce else "none"))
+        out = t.run(primals, tuple(self._direction_leaves(primals, tangents, nums, "tangent")))
+        values = t.last.ir.body[-1].values[0]
+        count = len(list(_leaf_accesses(values, "", True)))
+        shape = _structure(values if isinstance(values, tuple) else (values,))
+        return self._placed((_nested(out.values[:count], shape), _nested(out.values[count:], shape)))
+
+    def batched_vjp(self, primals: tuple) -> tuple:
+        """ct.vjp of the batched function: its values and a pullback that takes one cotangent per
+        sample (batch axis first; one cotangent for all with reduce) and gives per primal the
+        gradient: per sample for a batched argument, summed over the batch for a shared one."""
+        self._primal_only("vjp")
+        nums = tuple(i for i, a in enumerate(primals)
+                     if any(t.kind == FLOAT for t in sp.spec_leaf_types(sp.spec_of(a, f"argument {i}"))))
+        value = self._call(primals)
+        if isinstance(value, tuple):
+            raise CompileError("ct.vjp of a vmap of a function returning a tuple is not supported",
+                               hint="take the vjp of each output's function, or return one array")
+        t = BatchedTransform(self, Plan("vjp", nums, summed="shared", restore_axes=True))
+        placed = self._placed(value)
+
+        def pullback(cotangent):
+            from .arguments import structure_grads
+            arr = np.asarray(cotangent, dtype=np.float64)
+            if arr.shape != np.shape(placed):
+                raise ValueError(f"the cotangent has shape {arr.shape}, but the batched result has shape "
+                                 f"{np.shape(placed)}")
+            if self.reduce is None:
+                seed = np.ascontiguousarray(np.moveaxis(arr, self.out_axes, 0)) if arr.ndim else arr
+            else:
+                n = prepare(self.pyfunc, primals, self.in_axes).n
+                seed = np.ascontiguousarray(np.broadcast_to(arr, (n,) + arr.shape))
+            out = t.run(primals, (seed,))
+            by_arg = dict(zip(nums, structure_grads(tuple(out.values[1:]), out.specs, nums, False)))
+            return tuple(by_arg.get(i) for i in range(len(primals)))
+
+        pullback._cotangent = t
+        return placed, pullback
+
+    def batched_hvp(self, primals: tuple, tangents: tuple) -> tuple:
+        """ct.hvp of the batched function: (gradient, Hessian @ tangents). Reduced, it is the
+        Hessian of the sum (or mean); otherwise one gradient and product per sample."""
+        from .arguments import structure_grads
+        self._primal_only("hvp")
+        nums = tuple(i for i, t in enumerate(tangents) if t is not None)
+        t = BatchedTransform(self, Plan("hvp", nums, summed="shared" if self.reduce else "none",
+                                        restore_axes=True))
+        out = t.run(primals, tuple(self._direction_leaves(primals, tangents, nums, "tangent")))
+        count = (len(out.values) - 1) // 2
+        single = len(nums) == 1
+        grads = structure_grads(tuple(out.values[1:1 + count]), out.specs, nums, single)
+        products = structure_grads(tuple(out.values[1 + count:]), out.specs, nums, single)
+        return self._placed((grads, products))
+
+
+def _move_batch_axis(result, out_axes):
+    """`result` with the leading batch axis of each array moved to its entry of out_axes."""
+    if isinstance(out_axes, int):
+        if isinstance(result, tuple):
+            return tuple(_move_batch_axis(r, out_axes) for r in result)
+        if isinstance(result, dict):
+            return {k: _move_batch_axis(v, out_axes) for k, v in result.items()}
+        return result if result is None else np.moveaxis(result, 0, out_axes)
+    if isinstance(out_axes, (tuple, list)) and isinstance(result, tuple) and len(out_axes) == len(result):
+        return tuple(_move_batch_axis(r, a) for r, a in zip(result, out_axes))
+    if isinstance(out_axes, dict) and isinstance(result, dict) and set(out_axes) == set(result):
+        return {k: _move_batch_axis(result[k], out_axes[k]) for k in result}
+    raise CompileError(f"out_axes {out_axes!r} does not match the structure of the result",
+                       hint="give an int for every output, or a tuple or dict of ints shaped like the result "
+                            "(None, an output without a batch axis, is not supported)")
+
 
 def vmap(f: Callable, in_axes: int | None | Sequence = 0, reduce: str | None = None,
-         target: str | None = None) -> Batched:
+         target: str | None = None, out_axes: int | Sequence = 0) -> Batched:
     """f, written for one sample, mapped over a batch: `in_axes` says which arguments are batched
     (an int: the batch axis) and which are shared (None). With reduce=None the result has one row
     per sample; with "sum" or "mean" it is reduced over the batch, so
     `ct.grad(ct.vmap(f, in_axes, reduce="sum"), argnums)` is the summed gradient. Per-sample
     gradients: `ct.vmap(ct.grad(f, argnums), in_axes)`; per-sample Jacobians and Hessians:
     `ct.vmap(ct.jacfwd(f), in_axes)` (jacrev, hessian). target: "cpu" (threads), "cuda" (a GPU
-    kernel) or "python"; by default the target f was made differentiable for."""
-    return Batched(f, in_axes, reduce, target)
+    kernel) or "python"; by default the target f was made differentiable for. out_axes (JAX's):
+    where the batch axis goes in each per-sample output (an int, or a tuple shaped like the
+    result). in_axes entries may be tuples or dicts shaped like their argument (pytrees).
+    Per-sample JVPs, VJPs and Hessian-vector products: ct.jvp, ct.vjp and ct.hvp of the vmap."""
+    return Batched(f, in_axes, reduce, target, out_axes)
 
 
 def _axes_of(in_axes, i: int):
@@ -189,8 +341,24 @@ class Batch:
     leaves: list          # flat, as the driver takes them
     batched: list         # per leaf: is it batched
     specs: tuple          # per-sample signature
-    axes: tuple           # per argument: its batch axis or None
+    axes: tuple           # per argument: its batch axis, None, or (a tuple or dict argument) per leaf
     n: int
+    leaf_axes: list = None   # per leaf: the axis it was batched along in the caller's array, or None
+
+
+def _leaf_axes(arg, axes, where: str) -> list:
+    """The batch axis of each leaf of `arg` (in specialize.leaves order): `axes` is an int or None
+    for every leaf, or (JAX's pytree in_axes) a tuple or dict shaped like the argument."""
+    if axes is None or isinstance(axes, int):
+        return [axes] * len(sp.leaves(arg))
+    if isinstance(axes, (tuple, list)) and isinstance(arg, tuple) and len(axes) == len(arg):
+        return [a for j, (x, ax) in enumerate(zip(arg, axes)) for a in _leaf_axes(x, ax, f"{where}[{j}]")]
+    if isinstance(axes, dict) and isinstance(arg, dict) and set(axes) == set(arg):
+        return [a for k in sorted(arg) for a in _leaf_axes(arg[k], axes[k], f"{where}[{k!r}]")]
+    raise CompileError(f"in_axes for {where} is {axes!r}, which does not match the argument's structure "
+                       f"({type(arg).__name__})",
+                       hint="give an int or None for the whole argument, or a tuple or dict of them shaped "
+                            "like it")
 
 
 def prepare(pyfunc, args: tuple, in_axes) -> Batch:
@@ -200,40 +368,47 @@ def prepare(pyfunc, args: tuple, in_axes) -> Batch:
         if len(in_axes) != len(args):
             raise CompileError(f"in_axes has {len(in_axes)} entries but {pyfunc.__name__} was called with "
                                f"{len(args)} arguments", hint="give one entry per argument (None: shared)")
-    leaves, batched, specs, axes, sizes = [], [], [], [], {}
+    leaves, batched, specs, axes, sizes, leaf_axes = [], [], [], [], {}, []
     for i, a in enumerate(args):
         axis = _axes_of(in_axes, i)
         axes.append(axis)
         where = f"argument {i} ({_param(pyfunc, i)})"
         full = sp.spec_of(a, where)
-        if axis is None:
+        per_leaf = _leaf_axes(a, axis, where)
+        leaf_axes += per_leaf
+        if all(ax is None for ax in per_leaf):
             leaves += sp.leaves(a)
             batched += [False] * sp.spec_leaf_count(full)
             specs.append(full)
             continue
-        moved = []
-        for leaf in sp.leaves(a):
+        sample = []
+        for leaf, ax in zip(sp.leaves(a), per_leaf):
+            if ax is None:
+                leaves.append(leaf)
+                batched.append(False)
+                sample.append(leaf)
+                continue
             if not isinstance(leaf, np.ndarray) or leaf.ndim == 0:
-                raise CompileError(f"{where} is batched (in_axes {axis}) but is a number",
+                raise CompileError(f"{where} is batched (in_axes {ax}) but is a number",
                                    hint="pass an array with a batch axis, or give it in_axes None")
-            if not -leaf.ndim <= axis < leaf.ndim:
-                raise CompileError(f"{where} has {leaf.ndim} axes, so it cannot be batched along axis {axis}")
-            m = np.ascontiguousarray(np.moveaxis(leaf, axis, 0))
+            if not -leaf.ndim <= ax < leaf.ndim:
+                raise CompileError(f"{where} has {leaf.ndim} axes, so it cannot be batched along axis {ax}")
+            m = np.ascontiguousarray(np.moveaxis(leaf, ax, 0))
             sizes.setdefault(m.shape[0], where)
-            moved.append(m)
+            leaves.append(m)
+            batched.append(True)
+            sample.append(m[0])
         if len(sizes) > 1:
             raise CompileError("batched arguments have different batch sizes: " + ", ".join(
                 f"{w}: {n}" for n, w in sizes.items()))
-        leaves += moved
-        batched += [True] * len(moved)
-        specs.append(sp.spec_of(sp.rebuild(full, iter([m[0] for m in moved])), where))
+        specs.append(sp.spec_of(sp.rebuild(full, iter(sample)), where))
     if not sizes:
         raise CompileError("ct.vmap needs at least one batched argument",
                            hint="give the batched argument's axis in in_axes (None means shared)")
     n = next(iter(sizes))
     if n == 0:
         raise CompileError("the batch is empty")
-    return Batch(leaves, batched, tuple(specs), tuple(axes), n)
+    return Batch(leaves, batched, tuple(specs), tuple(axes), n, leaf_axes)
 
 
 class Result:
@@ -344,25 +519,23 @@ class BatchedTransform:
         return Result(values, batch.specs, plan.argnums, plan, shapes, () if self.batched.reduce else (batch.n,))
 
     def _restore(self, values: list, batch: Batch) -> list:
-        """A batched argument's gradient with its batch axis back where in_axes took it from."""
-        out = values[:1]
-        k = 1
+        """A batched argument's gradient (and, for a Hessian-vector product, its tangent) with its
+        batch axis back where in_axes took it from; the value and aux come first, as they are."""
+        axes = []
         for i in self.plan.argnums:
             leaf_index = sum(sp.spec_leaf_count(s) for s in batch.specs[:i])
-            for j, t in enumerate(sp.spec_leaf_types(batch.specs[i])):
-                if t.kind != FLOAT:
-                    continue
-                v = values[k]
-                if batch.batched[leaf_index + j]:
-                    v = np.moveaxis(v, 0, batch.axes[i])
-                out.append(v)
-                k += 1
-        return out
+            axes += [batch.leaf_axes[leaf_index + j] if batch.batched[leaf_index + j] else None
+                     for j, t in enumerate(sp.spec_leaf_types(batch.specs[i])) if t.kind == FLOAT]
+        groups = 2 if self.plan.inner == "hvp" else 1
+        first = len(values) - groups * len(axes)
+        return values[:first] + [v if ax is None else np.moveaxis(v, 0, ax)
+                                 for v, ax in zip(values[first:], axes * groups)]
 
 
 def _outputs(out_fn, plan: Plan, grad_batched: list) -> list:
-    """One output per value the per-sample function returns: its value, then each gradient or
-    tangent; `grad_batched` says, per gradient, whether its leaf is batched."""
+    """One output per value the per-sample function returns: its value (and aux), then each
+    gradient or tangent (a Hessian-vector product: the gradients, then their tangents);
+    `grad_batched` says, per gradient, whether its leaf is batched."""
     from .backends.pysource import _type_of
     ret = out_fn.body[-1]
     rank = lambda v: _type_of(out_fn, v).rank
@@ -371,23 +544,36 @@ def _outputs(out_fn, plan: Plan, grad_batched: list) -> list:
         if len(ret.values) == 1 and not isinstance(ret.values[0], tuple):
             return [Output("value", "{out}", rank(ret.values[0]), summed)]
         return [Output(f"value_{k}", access, rank(v), summed)
-                for k, (access, v) in enumerate(_leaf_accesses(ret.values, "{out}"))]
-    (value,), items = ret.values        # return value, (gradients or tangent...)
-    outs = [Output("value", "{out}[0]", rank(value), plan.summed != "none")]
-    for j, (item, batched) in enumerate(zip(items, grad_batched)):
-        access = "{out}[1]" if len(items) == 1 else f"{{out}}[1][{j}]"
-        summed = plan.summed == "all" or (plan.summed == "shared" and not batched)
-        outs.append(Output(getattr(item, "name", f"out_{j}"), access, rank(item), summed))
+                for k, (access, v) in enumerate(leaf for j, v in enumerate(ret.values)
+                                                for leaf in _leaf_accesses(v, f"{{out}}[{j}]", True))]
+    if plan.inner == "hvp":        # ((value, gradients), gradient tangents)
+        (value, grads), dots = ret.values
+        values = list(_leaf_accesses(value, "{out}[0][0]", False))
+        items = [list(_leaf_accesses(grads, "{out}[0][1]", False)), list(_leaf_accesses(dots, "{out}[1]", True))]
+    else:                           # (value or (value, aux), gradients or tangents)
+        value, grads = ret.values
+        values = list(_leaf_accesses(value, "{out}[0]", True))
+        items = [list(_leaf_accesses(grads, "{out}[1]", True))]
+    outs = [Output("value" if k == 0 else f"aux_{k}", access, rank(v), plan.summed != "none")
+            for k, (access, v) in enumerate(values)]
+    for group in items:
+        for j, (access, item) in enumerate(group):
+            batched = grad_batched[j] if j < len(grad_batched) else True
+            summed = plan.summed == "all" or (plan.summed == "shared" and not batched)
+            outs.append(Output(getattr(item, "name", f"out_{j}"), access, rank(item), summed))
     return outs
 
 
-def _leaf_accesses(values, access: str):
-    """(how to read it from the per-sample result, value) for each leaf of a returned tuple."""
-    for j, v in enumerate(values):
-        if isinstance(v, tuple):
-            yield from _leaf_accesses(v, f"{access}[{j}]")
-        else:
-            yield f"{access}[{j}]", v
+def _leaf_accesses(value, access: str, unwrap: bool):
+    """(how to read it from the per-sample result, value) for each leaf of a returned value; a
+    1-tuple at the top of a return (`unwrap`) prints as its element (pysource._returned)."""
+    if not isinstance(value, tuple):
+        yield access, value
+    elif unwrap and len(value) == 1:
+        yield from _leaf_accesses(value[0], access, True)
+    else:
+        for j, v in enumerate(value):
+            yield from _leaf_accesses(v, f"{access}[{j}]", False)
 
 
 def _structure(values, counter=None):
@@ -406,17 +592,15 @@ def _nested(values: list, structure):
     return tuple(_nested(values, s) if isinstance(s, tuple) else values[s] for s in structure)
 
 
-def _flat_leaves(r) -> list:
-    if isinstance(r, tuple):
-        return [leaf for x in r for leaf in _flat_leaves(x)]
-    return [r]
-
-
-def _flat_result(r, plan: Plan, count: int) -> list:
+def _flat_result(r, outputs: list) -> list:
     """The per-sample function's result as a flat list, in the order of _outputs."""
-    if plan.inner == "primal":
-        return _flat_leaves(r)
-    return [r[0]] + (list(r[1]) if count > 2 else [r[1]])
+    flat = []
+    for o in outputs:
+        v = r
+        for index in re.findall(r"\[(\d+)\]", o.access):
+            v = v[int(index)]
+        flat.append(v)
+    return flat
 
 
 def fused_symbolic(*args):
@@ -427,13 +611,10 @@ def fused_symbolic(*args):
 
 def _build_jacobians(pyfunc, specs, fn, jacobian, plan: Plan, leaf_batched: list, target: str,
                      boundscheck: bool) -> sp.Compiled:
-    """Per-sample Jacobians (Hessians): the driver of one sample's Jacobian (higher.py), called by
-    the batch driver once per sample, each thread on its own samples; its blocks are stacked (or
-    summed) like any output."""
+    """Per-sample Jacobians (Hessians) on the Python target: the driver of one sample's Jacobian
+    (higher.py), called by the batch driver once per sample; its blocks are stacked (or summed)
+    like any output. (The CPU and CUDA targets run them as rows: batch_jacobians.py.)"""
     from .backends.pysource import _type_of
-    if target == "cuda":
-        raise CompileError(f"ct.vmap of ct.{plan.inner} runs on the CPU and Python targets, not on CUDA yet",
-                           hint="use target='cpu' (threads)")
     count = sum(1 for i in plan.argnums for t in sp.spec_leaf_types(specs[i]) if t.kind == FLOAT)
     summed = plan.summed != "none"
     if plan.inner == "hessian":
@@ -460,7 +641,7 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str, boundschec
     Python driver always (it locates errors), and the target's own (its indices checked unless
     `boundscheck` is False)."""
     wrt_args = plan.argnums
-    fn, out_fn, jacobian = sp.transform_ir(pyfunc, specs, plan.inner, wrt_args, False)
+    fn, out_fn, jacobian = sp.transform_ir(pyfunc, specs, plan.inner, wrt_args, plan.has_aux)
     if plan.inner in JACOBIANS:
         return _build_jacobians(pyfunc, specs, fn, jacobian, plan, leaf_batched, target, boundscheck)
     leaf_arg = [i for i, s in enumerate(specs) for _ in range(sp.spec_leaf_count(s))]
@@ -490,18 +671,23 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str, boundschec
     if target == "python":
         return python
     try:
-        b = buffer_form(out_fn, [o.summed for o in outputs])
+        b = buffer_form(out_fn, [o.summed for o in outputs],
+                        frozenset(p for p, bt in zip(params, batched) if not bt))
     except CompileError:
         if target == "cuda":
             raise
         return allocating("cpu")       # arrays made inside: each sample allocates its own
     header = sp._header(pyfunc, fn, mode)
+    kinds = tuple(w[2] for w in b.workspace.values())
+    sizing = f"{out_fn.name}_workspace"
     if target == "cuda":
         from .backends import cuda
         src = cuda.module_source(b, header, name, doc, params, batched, outputs)
+        if b.workspace:
+            src += "\n\n" + workspace_source(b, sizing, params)
         module = loader.load(src, name)
-        runner = BufferRun(getattr(module, name), outputs, len(b.tapes), "cuda", module.sum_rows)
-    elif plan.inner.startswith(("symbolic ", "auto ")) and (src := fused_symbolic(
+        runner = BufferRun(getattr(module, name), outputs, len(b.tapes), "cuda", module.sum_rows, kinds)
+    elif not b.workspace and plan.inner.startswith(("symbolic ", "auto ")) and (src := fused_symbolic(
             b, header, name, doc, params, batched, outputs, boundscheck)) is not None:    # one loop: symbolic.py
         module = loader.load(src, name)
         runner = BufferRun(getattr(module, name), outputs, 0, "cpu")
@@ -510,9 +696,12 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str, boundschec
         lines, _ = source_lines(b, njit_decorator(boundscheck), code)
         src = "\n".join([f"# {line}" for line in header.splitlines()]
                         + ["import numpy as np", "import numba", "", ""] + lines + ["", ""]) + "\n" \
-            + buffer_driver_source(name, doc, params, batched, b.fn.name, outputs, b.tape_params, boundscheck)
+            + buffer_driver_source(name, doc, params, batched, b.fn.name, outputs, b.tape_params, boundscheck,
+                                   list(b.workspace))
+        if b.workspace:
+            src += "\n\n" + workspace_source(b, sizing, params)
         module = loader.load(src, name)
-        runner = BufferRun(getattr(module, name), outputs, len(b.tapes), "cpu")
+        runner = BufferRun(getattr(module, name), outputs, len(b.tapes), "cpu", None, kinds)
     per_sample = getattr(loader.load(python.source, name), out_fn.name)
     shapes: dict = {}
 
@@ -520,13 +709,21 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str, boundschec
         sample = [leaf[0] if bt else leaf for leaf, bt in zip(leaves, batched)]
         key = tuple((np.shape(v), None if isinstance(v, np.ndarray) else v) for v in sample)
         if key not in shapes:       # from one sample, in plain Python
-            shapes[key] = [np.shape(v) for v in _flat_result(per_sample(*sample), plan, len(outputs))]
+            shapes[key] = [np.shape(v) for v in _flat_result(per_sample(*sample), outputs)]
         return shapes[key]
+
+    def scratch_shapes(leaves) -> tuple:
+        """The scratch arrays' shapes, from the shared arguments (and the sample's shapes)."""
+        if not b.workspace:
+            return ()
+        sample = [leaf[0] if bt else leaf for leaf, bt in zip(leaves, batched)]
+        return tuple(tuple(int(d) for d in np.atleast_1d(s)) for s in getattr(module, sizing)(*sample))
 
     def run(*args):
         *leaves, chunks = args
-        return runner(leaves, leaves[batched.index(True)].shape[0], chunks, output_shapes(leaves))
+        return runner(leaves, leaves[batched.index(True)].shape[0], chunks, output_shapes(leaves),
+                      scratch_shapes(leaves))
 
     run.ptx = lambda leaves, cc=(9, 0): runner.ptx(leaves, leaves[batched.index(True)].shape[0],
-                                                   output_shapes(leaves), cc)
+                                                   output_shapes(leaves), cc, scratch_shapes(leaves))
     return sp.Compiled(run, python.python_run, src, None, module.__file__, out_fn, python.python_locmap)

@@ -53,16 +53,19 @@ def check_grad(f: Callable, *args, argnums: int | Sequence[int] | None = None, r
     """Compare f's reverse-mode gradient with central differences, and forward mode (a JVP along a
     random direction) with reverse mode. Raises AssertionError naming the argument and index of
     the worst mismatch; returns {argument name: worst relative error}. With has_aux, f returns
-    (value, aux...) and only the value is checked."""
+    (value, aux...) and only the value is checked. f may be a ct.vmap reduced to one number
+    (reduce="sum" or "mean"): its batched gradient is checked against differences of the batch."""
     if has_aux:
         f = ct_first_output(f)
-    pyfunc, _ = api.unwrap(f)
+    batched = hasattr(f, "batched_value_and_grad")       # a ct.vmap reduced to one number
+    pyfunc = f.pyfunc if batched else api.unwrap(f)[0]
+    evaluate = f if batched else pyfunc
     if argnums is None:
         argnums = tuple(i for i, a in enumerate(args) if _float_leaf_paths(a))
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     names = pyfunc.__code__.co_varnames
     grads = api.grad(f, argnums=nums)(*args)
-    f0 = float(api.Differentiable(pyfunc, _target(f))(*args))
+    f0 = float(f(*args) if batched else api.Differentiable(pyfunc, _target(f))(*args))
     scale = max(1.0, abs(f0))
     report = {}
     rng = np.random.default_rng(0)
@@ -83,7 +86,7 @@ def check_grad(f: Callable, *args, argnums: int | Sequence[int] | None = None, r
                     new_leaf = bumped.reshape(arr.shape) if arr.ndim else float(bumped[0])
                     new_args = list(args)
                     new_args[i] = _replace(args[i], leaves, [new_leaf if l is leaf else l for _, l in leaves])
-                    values.append(float(pyfunc(*new_args)))
+                    values.append(float(evaluate(*new_args)))
                 fd.reshape(-1)[k] = (values[0] - values[1]) / (2 * h)
             ga = np.asarray(gl, dtype=np.float64)
             if ga.shape != arr.shape:

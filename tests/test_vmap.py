@@ -282,12 +282,6 @@ def test_per_sample_jacobians_and_hessians(target):
     np.testing.assert_allclose(H[0], fd, rtol=1e-6, atol=1e-8)
 
 
-def test_per_sample_jacobians_not_on_cuda_yet():
-    f = ct.differentiable(pose_residual)
-    with pytest.raises(ct.CompileError, match="not on CUDA yet"):
-        ct.vmap(ct.jacfwd(f), in_axes=(None, 0, 0), target="cuda")(np.zeros(3), np.ones((4, 2)), np.ones((4, 2)))
-
-
 @pytest.mark.parametrize("call, message", [
     (lambda p: ct.grad(ct.vmap(hinge_path, PATH_AXES), argnums=0)(*p), "one value per sample"),
     (lambda p: ct.vmap(hinge_path, PATH_AXES)(p[0], p[1], p[2], p[3][:5]), "different batch sizes"),

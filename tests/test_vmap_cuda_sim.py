@@ -16,7 +16,7 @@ import pytest
 import cotangent as ct
 from numba.core import config
 from vmap_programs import (GMM_AXES, PATH_AXES, gmm_point, hinge_path, local_buffer, softclip, one_thread, path_problem,
-                           random_problem, rel_err)
+                           random_problem, rel_err, gmm_scratch, sized_by_sample, loop_net, loop_net_vector)
 
 TOL = 1e-10
 SIM = bool(config.ENABLE_CUDASIM)
@@ -34,7 +34,7 @@ def test_simulator_run():
                            "-p", "no:xdist"], cwd=here.parents[1], env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert re.search(r"^5 passed", proc.stdout, re.M) and "failed" not in proc.stdout, proc.stdout[-2000:]
+    assert re.search(r"^7 passed", proc.stdout, re.M) and "failed" not in proc.stdout, proc.stdout[-2000:]
 
 
 def both(make, *args):
@@ -126,3 +126,40 @@ def test_tuple_outputs():
         flat = [out[0], *out[1]]
         for a, b in zip(flat, [ref[0], *ref[1]]):
             assert np.shape(a) == np.shape(b) == ((30,) if reduce is None else ()) and rel_err(a, b) < TOL
+
+
+@on_simulator
+def test_scratch_arrays_sized_by_shared_arguments():
+    """Each thread takes its slice of a workspace sized at launch; a size read from the sample's
+    own data is refused with the line."""
+    rng = np.random.default_rng(4)
+    alphas, means, icf, x = rng.normal(size=4), rng.normal(size=(4, 3)), 0.2 * rng.normal(size=(4, 3)), rng.normal(size=(50, 3))
+    axes = (None, None, None, 0)
+    g, g1 = both(lambda t: ct.vmap(ct.grad(gmm_scratch, argnums=(0, 1, 2)), axes, target=t), alphas, means, icf, x)
+    for a, b in zip(g, g1):
+        assert a.shape == b.shape and rel_err(a, b) < TOL
+    (v, s), (v1, s1) = both(lambda t: ct.value_and_grad(ct.vmap(gmm_scratch, axes, reduce="sum", target=t),
+                                                       argnums=(0, 1)), alphas, means, icf, x)
+    assert rel_err(v, v1) < TOL and all(rel_err(a, b) < TOL for a, b in zip(s, s1))
+    with pytest.raises(ct.CompileError, match="depends on the sample"):
+        ct.vmap(sized_by_sample, (None, 0), target="cuda")(np.ones(3), np.ones((4, 3)))
+
+
+@on_simulator
+def test_derivatives_of_vmap_and_per_sample_jacobians():
+    rng = np.random.default_rng(6)
+    x, w, b, tx, tw = (rng.normal(size=(20, 3)), rng.normal(size=(2, 3)), rng.normal(size=2),
+                       rng.normal(size=(20, 3)), rng.normal(size=(2, 3)))
+    axes = (0, None, None)
+    (v, t), (v1, t1) = both(lambda tg: lambda *a: ct.jvp(ct.vmap(loop_net, axes, target=tg), a, (tx, tw, None)), x, w, b)
+    assert rel_err(v, v1) < TOL and rel_err(t, t1) < TOL
+    cot = rng.normal(size=(20, 2))
+    g, g1 = both(lambda tg: lambda *a: ct.vjp(ct.vmap(loop_net_vector, axes, target=tg), *a)[1](cot), x, w, b)
+    assert all(rel_err(p, q) < TOL for p, q in zip(g, g1))
+    h, h1 = both(lambda tg: lambda *a: ct.hvp(ct.vmap(loop_net, axes, reduce="sum", target=tg), a, (tx, tw, None)),
+                 x, w, b)
+    assert all(rel_err(p, q) < TOL for pair in zip(h, h1) for p, q in zip(*pair))
+    for make, f, nums in [(ct.jacfwd, loop_net_vector, (0, 1)), (ct.hessian, loop_net, 0)]:
+        j, j1 = both(lambda tg: ct.vmap(make(f, nums), axes, target=tg), x, w, b)
+        flat = lambda r: [r] if isinstance(r, np.ndarray) else [leaf for item in r for leaf in flat(item)]
+        assert all(p.shape == q.shape and rel_err(p, q) < TOL for p, q in zip(flat(j), flat(j1)))

@@ -72,3 +72,56 @@ def one_thread(f, *args):
 def rel_err(a, b) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+def gmm_scratch(alphas, means, icf, x):
+    """A GMM point term written the natural way: the K component values go into a scratch array
+    sized by a shared argument (k = alphas.shape[0]), then a log-sum-exp over it."""
+    k = alphas.shape[0]
+    vals = np.empty(k)
+    for j in range(k):
+        s = 0.0
+        logdet = 0.0
+        for a in range(x.shape[0]):
+            r = (x[a] - means[j, a]) * np.exp(icf[j, a])
+            s += r * r
+            logdet += icf[j, a]
+        vals[j] = alphas[j] + logdet - 0.5 * s
+    m = vals[0]
+    for j in range(1, k):
+        m = max(m, vals[j])
+    t = 0.0
+    for j in range(k):
+        t += np.exp(vals[j] - m)
+    return m + np.log(t)
+
+
+def sized_by_sample(w, x):
+    """A scratch array whose length is read from the sample's own data: allowed on the CPU
+    (each sample allocates it), refused on CUDA."""
+    n = int(x[0] * 0.0) + 2
+    h = np.zeros(n)
+    for i in range(n):
+        h[i] = w[i] * x[i]
+    return h[0] * h[1]
+
+
+def loop_net(x, w, b):
+    """A small network written with loops (device code on CUDA): tanh(w @ x + b) summed, times x[0]."""
+    s = 0.0
+    for i in range(w.shape[0]):
+        a = b[i]
+        for j in range(x.shape[0]):
+            a += w[i, j] * x[j]
+        s += np.tanh(a) ** 2 * x[0]
+    return s
+
+
+def loop_net_vector(x, w, b):
+    """loop_net's terms as a vector output: one per row of w, made from numbers."""
+    a0 = b[0]
+    a1 = b[1]
+    for j in range(x.shape[0]):
+        a0 += w[0, j] * x[j]
+        a1 += w[1, j] * x[j]
+    return np.array([np.tanh(a0) * x[0], np.tanh(a1) * x[1]])

@@ -4,8 +4,9 @@ function, and a kernel that runs it over a batch, one thread per sample with a g
 Each thread adds its samples' summed outputs (the gradients of shared arguments) into its own row
 of a buffer, and a second kernel adds the rows up in order: no atomics on data, and the same
 result on every run. Per-sample outputs go to their own rows. Device code allocates nothing, so
-the per-sample function may use numbers, loops, branches, reads of array elements and element
-writes into the arrays it returns; NumPy calls on numbers print as their `math` versions, and
+the per-sample function may use numbers, loops, branches, reads of array elements, element
+writes into the arrays it returns, and scratch arrays: of a constant shape in the thread's local
+memory, or sized by shared arguments as the thread's slice of a workspace allocated per launch; NumPy calls on numbers print as their `math` versions, and
 anything else is a CompileError naming the construct and its line."""
 from __future__ import annotations
 
@@ -77,12 +78,14 @@ def module_source(b: Buffered, header: str, name: str, doc: str, params: list, b
     taken = set(params) | {"np", "math", "cuda", b.fn.name, name}
     bufs = [fresh(taken, f"{o.name}_parts" if o.summed else o.name) for o in outputs]
     tapes = [fresh(taken, t) for t in b.tape_params]
+    scratch = [fresh(taken, f"{w}_rows") for w in b.workspace]
     slot, slots, i = (fresh(taken, v) for v in ("slot", "slots", "i"))
     rows = [f"{buf}[{slot}]" if o.summed else f"{buf}[{i}]" for buf, o in zip(bufs, outputs)]
     if tapes:
         rows += [f"{tapes[0]}[:, :, {slot}]", tapes[1]]
+    rows += [f"{w}[{slot}]" for w in scratch]       # the thread's slice of each scratch array
     kernel = ["@cuda.jit",
-              f"def {name}({', '.join(params + bufs + tapes)}):",
+              f"def {name}({', '.join(params + bufs + tapes + scratch)}):",
               f'    """{doc} One thread per sample (grid-stride); summed outputs go to the thread\'s row."""',
               f"    {slot} = cuda.grid(1)",
               f"    {slots} = cuda.gridsize(1)",

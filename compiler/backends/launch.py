@@ -21,10 +21,18 @@ SIM_MAX_BLOCKS = 2
 class BufferRun:
     """Calls one driver in buffer form; remembers the tape length the batch needed last."""
 
-    def __init__(self, driver, outputs: list, n_tapes: int, target: str, sum_rows=None):
+    def __init__(self, driver, outputs: list, n_tapes: int, target: str, sum_rows=None,
+                 scratch_kinds: tuple = ()):
         self.driver, self.outputs, self.n_tapes, self.target = driver, outputs, n_tapes, target
         self.sum_rows = sum_rows
+        self.scratch_kinds = scratch_kinds      # per scratch array: "float", "int" or "bool"
         self.capacity = 32
+
+    def scratch(self, rows: int, shapes: tuple) -> list:
+        """One scratch array of each kind per CPU chunk or CUDA thread, allocated once per batch
+        (the per-sample code fills what it reads before reading it)."""
+        dtypes = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+        return [np.empty((rows,) + tuple(s), dtypes[k]) for s, k in zip(shapes, self.scratch_kinds)]
 
     def buffers(self, n: int, rows: int, shapes: list, cuda_layout: bool) -> list:
         """Zeroed output buffers (`rows` rows for a summed output, n for the others), then the tapes
@@ -36,12 +44,13 @@ class BufferRun:
             bufs += [np.zeros(shape), np.zeros(1 if cuda_layout else rows, np.int64)]
         return bufs
 
-    def __call__(self, leaves: list, n: int, chunks: int, shapes: list) -> tuple:
+    def __call__(self, leaves: list, n: int, chunks: int, shapes: list, scratch_shapes: tuple = ()) -> tuple:
         if self.target == "cuda":
-            return self._cuda(leaves, n, shapes)
+            return self._cuda(leaves, n, shapes, scratch_shapes)
+        scratch = self.scratch(chunks, scratch_shapes)
         while True:
             bufs = self.buffers(n, chunks, shapes, False)
-            self.driver(*leaves, *bufs, chunks)
+            self.driver(*leaves, *bufs, *scratch, chunks)
             if not self._longer(int(bufs[-1].max()) if self.n_tapes else 0):
                 break
         return tuple(self._finish(b.sum(axis=0)[:(s or (1,))[0]] if o.summed else b, s, o.summed)
@@ -60,16 +69,17 @@ class BufferRun:
             return b
         return float(b[0]) if summed else b[:, 0].copy()
 
-    def _cuda(self, leaves: list, n: int, shapes: list) -> tuple:
+    def _cuda(self, leaves: list, n: int, shapes: list, scratch_shapes: tuple) -> tuple:
         cuda = cuda_module()
         sim = simulator()
         tpb = SIM_THREADS_PER_BLOCK if sim else CUDA_THREADS_PER_BLOCK
         blocks = max(1, min(math.ceil(n / tpb), SIM_MAX_BLOCKS if sim else CUDA_MAX_BLOCKS))
         slots = blocks * tpb
         d_leaves = [cuda.to_device(leaf) if isinstance(leaf, np.ndarray) else leaf for leaf in leaves]
+        scratch = [cuda.device_array(a.shape, a.dtype) for a in self.scratch(slots, scratch_shapes)]   # one per thread
         while True:
             bufs = [cuda.to_device(b) for b in self.buffers(n, slots, shapes, True)]
-            self.driver[blocks, tpb](*d_leaves, *bufs)
+            self.driver[blocks, tpb](*d_leaves, *bufs, *scratch)
             if not self._longer(int(bufs[-1].copy_to_host()[0]) if self.n_tapes else 0):
                 break
         out = []
@@ -83,13 +93,14 @@ class BufferRun:
                 out.append(self._finish(b.copy_to_host(), s, False))
         return tuple(out)
 
-    def ptx(self, leaves: list, n: int, shapes: list, cc: tuple = (9, 0)) -> str:
+    def ptx(self, leaves: list, n: int, shapes: list, cc: tuple = (9, 0), scratch_shapes: tuple = ()) -> str:
         """The batch kernel compiled to PTX for these arguments: Numba's CUDA compiler checks the
         device code without a GPU (it needs the CUDA toolkit's NVVM, from numba-cuda[cu13])."""
         from unittest import mock
         from numba import cuda, typeof
         from numba.cuda import dispatcher
-        args = list(leaves) + self.buffers(n, CUDA_THREADS_PER_BLOCK, shapes, True)
+        args = list(leaves) + self.buffers(n, CUDA_THREADS_PER_BLOCK, shapes, True) \
+            + self.scratch(CUDA_THREADS_PER_BLOCK, scratch_shapes)
         device = type("Device", (), {"compute_capability": cc})()
         # Numba asks the current GPU for its compute capability when it compiles a device
         # function; without a GPU the one given here stands in

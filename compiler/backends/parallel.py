@@ -95,19 +95,22 @@ def driver_source(name: str, doc: str, params: list, batched: list, inner: str, 
 
 
 def buffer_driver_source(name: str, doc: str, params: list, batched: list, inner: str, outputs: list,
-                         tape_params: tuple, boundscheck: bool = True) -> str:
+                         tape_params: tuple, boundscheck: bool = True, workspace: list = ()) -> str:
     """The driver of a per-sample function in buffer form (buffers.py): `name(*params,
     *buffers, chunks)` fills buffers the caller allocated and zeroed: one row per chunk for a summed
-    output, one row per sample for the others, and per chunk a block of tapes."""
+    output, one row per sample for the others, and per chunk a block of tapes and one of each
+    scratch array (`workspace`: their names in the per-sample function)."""
     taken = set(params) | {"np", "numba", inner, name}
     bufs = [fresh(taken, f"{o.name}_parts" if o.summed else o.name) for o in outputs]
     tapes = [fresh(taken, t) for t in tape_params]
+    scratch = [fresh(taken, f"{w}_rows") for w in workspace]
     n, chunks, c, i, done = (fresh(taken, v) for v in ("n", "chunks", "c", "i", "done"))
     rows = [f"{b}[{c}]" if o.summed else f"{b}[{i}]" for b, o in zip(bufs, outputs)]
     if tapes:
         rows += [f"{tapes[0]}[{c}]", f"{tapes[1]}[{c}:{c} + 1]"]
+    rows += [f"{w}[{c}]" for w in scratch]
     lines = [njit_decorator(boundscheck, parallel=True),
-             f"def {name}({', '.join(params + bufs + tapes + [chunks])}):", f'    """{doc}"""',
+             f"def {name}({', '.join(params + bufs + tapes + scratch + [chunks])}):", f'    """{doc}"""',
              f"    {n} = {params[batched.index(True)]}.shape[0]",
              f"    {done} = np.zeros({chunks}, np.bool_)",
              f"    for {c} in numba.prange({chunks}):         # one chunk of samples per thread",
