@@ -176,17 +176,22 @@ class Linker:
         act = active(fn.body[:-1], wrt, [out.name] if isinstance(out, Var) else [], fn.types)
         self._split_block(fn, fn.body, act)
 
-    def _split_block(self, fn, stmts, act) -> None:
+    def _split_block(self, fn, stmts, act, nested: bool = False) -> None:
+        """`nested`: the statements run on some paths only (a branch or a loop body)."""
         i = 0
         while i < len(stmts):
             s = stmts[i]
             for blk in blocks(s):
-                self._split_block(fn, blk, act)
+                self._split_block(fn, blk, act, True)
             if isinstance(s, Assign) and s.op == "call" and s.target in act and not s.param("unit").chain \
                     and not self.recursive(s.param("unit")):
                 key = s.param("unit")
                 mask = tuple(isinstance(a, Var) and a.name in act and fn.types[a.name].kind == FLOAT for a in s.args)
-                if any(mask) and self.ir(key.fwd(mask)) is not None:
+                # a call on some paths only needs a placeholder of its residuals on the others
+                # when fn is split in turn (Linker._split); a tape has none, so such a call's
+                # adjoint runs it again instead
+                if any(mask) and self.ir(key.fwd(mask)) is not None \
+                        and not (nested and _holds_tape(self.result_of(key.fwd(mask)))):
                     res = fn.names.fresh(f"{s.target}_res", temp=False)
                     fn.types[res] = self.result_of(key.fwd(mask))
                     grads = transformed_result(key.bwd(mask), self.result_of)
@@ -247,12 +252,8 @@ class Linker:
         # (the adjoint sweep reads it in the mirrored branch only)
         b = Builder(types, fn.names, loc=ret.loc, role="primal")
         for n in residuals:
-            ty = types.get(n)
-            if n not in top and isinstance(ty, Type):
-                if ty.rank:
-                    b.op("empty", *[b.const(0)] * ty.rank, dtype=ty.kind, target=n)
-                else:
-                    b.op("alias", b.const({FLOAT: 0.0, INT: 0, BOOL: False}[ty.kind]), target=n)
+            if n not in top and isinstance(types.get(n), (Type, TupleType)):
+                _placeholder(b, types[n], n)
         fwd_body = b.stmts + fwd_body
         for st in walk(fwd_body):
             if isinstance(st, TapeNew):
@@ -419,6 +420,20 @@ class Linker:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+def _placeholder(b: Builder, ty, target: str | None = None):
+    """A value of type `ty` that is never read: an empty array, a zero, or (the residuals of a
+    call made on another path) a tuple of such values."""
+    if isinstance(ty, TupleType):
+        return b.op("make_tuple", *[_placeholder(b, t) for t in ty.elts], target=target)
+    if ty.rank:
+        return b.op("empty", *[b.const(0)] * ty.rank, dtype=ty.kind, target=target)
+    return b.op("alias", b.const({FLOAT: 0.0, INT: 0, BOOL: False}[ty.kind]), target=target)
+
+
+def _holds_tape(ty) -> bool:
+    return isinstance(ty, TapeType) or (isinstance(ty, TupleType) and any(_holds_tape(t) for t in ty.elts))
+
 
 def _describe(key) -> str:
     return key.describe(last_mask=key.chain[-1][0] != "fwd") if key.chain else key.describe()

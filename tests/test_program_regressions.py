@@ -279,3 +279,27 @@ def test_names_of_generated_helpers_stay_free(source, args):
     """A local or a parameter named like a helper the generated code calls (`mean = np.mean(x,
     axis=0)`) shadowed the helper: UnboundLocalError. The lowering reserves the helpers' names."""
     check(source, *args)
+
+
+@pytest.mark.parametrize("target", ["python", "cpu"])
+@pytest.mark.parametrize("s", [0.8, -0.4])
+def test_call_in_one_branch_of_a_function_that_is_called(target, s):
+    """mid's call to inner runs on one branch only. When top's reverse mode splits mid into its
+    forward and adjoint sweeps, inner's residuals are handed from one to the other, and on the
+    other branch they were left unassigned (an UnboundLocalError): they get a placeholder tuple."""
+    check("""
+        def inner(a, b):
+            return np.sum(np.sin(a * b))
+
+
+        def mid(a, s):
+            if s > 0.0:
+                v = inner(a, a + s)
+            else:
+                v = np.sum(a * a)
+            return v * s
+
+
+        def f(a, s):
+            return mid(a, s) ** 2
+    """, X, s, target=target)

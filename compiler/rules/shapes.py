@@ -249,5 +249,9 @@ prim("tuple_getitem", _tuple_getitem_type, "{0}[{i}]", jvp=_tuple_getitem_jvp,
      doc="an item of a tuple: a size from x.shape (no derivative), or a result of a call to a unit")
 
 
+prim("make_tuple", lambda types, p: TupleType(tuple(types)), lambda a, p, t: f"({', '.join(a)},)",
+     differentiable=False, doc="a tuple of values: the placeholder of a call's residuals on a path without the call")
+
+
 prim("stop_gradient", lambda types, p: types[0], "{0}", differentiable=False,
      doc="the operand itself, with no derivative through it (ct.stop_gradient)")
