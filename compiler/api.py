@@ -16,6 +16,7 @@ from .ir.types import FLOAT
 from .ir.nodes import flat_values
 from .ir.printer import format_function
 from . import specialize as sp
+from . import results
 from .arguments import with_defaults, structure_grads, argnums_tuple, count_float_leaves
 
 TARGETS = ("cpu", "python", "cuda")
@@ -40,7 +41,9 @@ class Differentiable:
         if self.target == "cuda":       # a CUDA function of numbers runs elementwise, like a ufunc
             from .ufunc import Elementwise
             return Elementwise(self)(*args)
-        return self._primal(*args)
+        out = self._primal(*args)
+        tmpl = results.template(self.pyfunc)
+        return out if tmpl is None else results.shaped(out, tmpl)
 
     def __repr__(self) -> str:
         return f"<cotangent.differentiable {self.pyfunc.__qualname__} target={self.target!r}>"
@@ -228,6 +231,10 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             structured = structure_grads(grads, specs, nums, isinstance(argnums, int))
         if has_aux:
             value = (value[0], value[1] if len(value) == 2 else tuple(value[1:]))
+            tmpl = results.template(pyfunc)
+            if tmpl is not None:      # a dict in the aux
+                aux = results.item(tmpl, 1) if len(tmpl[1]) == 2 else ("tuple", tmpl[1][1:])
+                value = (value[0], results.shaped(value[1], aux))
         return value, structured
 
     value_and_grad_f._cotangent = t
@@ -269,8 +276,11 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
                  if any(t.kind == FLOAT for t in sp.spec_leaf_types(sp.spec_of(a, f"argument {i}"))))
     t = _Transform(pyfunc, "vjp", nums, False, target)
     value = _Transform(pyfunc, "primal", (), False, target)(*primals)
+    tmpl = results.template(pyfunc)
 
     def pullback(cotangent):
+        if tmpl is not None:          # a dict cotangent for a dict result
+            cotangent = results.flat_like(cotangent, tmpl, value)
         (_, grads), compiled, specs, argnums = t.run(primals, extra=tuple(_cotangent_leaves(value, cotangent)))
         if count_float_leaves(specs, argnums) == 1:
             grads = (grads,)
@@ -279,7 +289,7 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
         return tuple(by_arg.get(i) for i in range(len(primals)))
 
     pullback._cotangent = t
-    return value, pullback
+    return results.shaped(value, tmpl), pullback
 
 
 def _cotangent_leaves(value, cotangent, where: str = "the result") -> list:
@@ -322,7 +332,8 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     value, tangent_out = sp.call_checked(compiled, flat, first)
     if isinstance(value, tuple):        # the tangents come flat: nest them as the value is
         tangent_out = _nested_like(value, iter(tangent_out))
-    return value, tangent_out
+    tmpl = results.template(pyfunc)
+    return results.shaped(value, tmpl), results.shaped(tangent_out, tmpl)
 
 
 def _nested_like(value, flat):
@@ -401,8 +412,10 @@ def _jacobian_of_tuple(f, args, argnums, mode: str):
         if not isinstance(args[i], (float, np.floating, np.ndarray)) or np.asarray(args[i]).dtype.kind != "f":
             raise CompileError(f"the Jacobian of a function returning a tuple takes float numbers or arrays as "
                                f"the arguments it differentiates; argument {i} is {type(args[i]).__name__}")
+    tmpl = results.template(unwrap(f)[0])       # dicts in the result: the blocks go back into them
     if mode == "jacrev":
         value, pullback = vjp(f, *args)
+        value = results.flat(value, tmpl)
         outs = list(flat_values(value))
         blocks = []
         for k, out in enumerate(outs):
@@ -410,7 +423,7 @@ def _jacobian_of_tuple(f, args, argnums, mode: str):
             for e in range(int(np.size(out))):
                 seed = [None] * len(outs)
                 seed[k] = np.eye(1, int(np.size(out)), e).reshape(np.shape(out))
-                grads = pullback(_nested_like(value, iter(seed)))
+                grads = pullback(results.shaped(_nested_like(value, iter(seed)), tmpl))
                 for i in nums:
                     rows[i].append(np.asarray(grads[i], dtype=np.float64))
             blocks.append({i: np.array(rows[i]).reshape(np.shape(out) + np.shape(args[i])) for i in nums})
@@ -422,6 +435,7 @@ def _jacobian_of_tuple(f, args, argnums, mode: str):
                 tangents = [None] * len(args)
                 tangents[i] = np.eye(1, size, e).reshape(np.shape(args[i])) if np.ndim(args[i]) else 1.0
                 value, dots = jvp(f, args, tangents)
+                value, dots = results.flat(value, tmpl), results.flat(dots, tmpl)
                 for k, d in enumerate(flat_values(dots)):
                     columns.setdefault((k, i), []).append(np.asarray(d, dtype=np.float64))
         outs = list(flat_values(value))
@@ -430,7 +444,7 @@ def _jacobian_of_tuple(f, args, argnums, mode: str):
     as_value = lambda a: float(a) if np.ndim(a) == 0 else a      # noqa: E731
     per_output = [as_value(b[nums[0]]) if isinstance(argnums, int) else tuple(as_value(b[i]) for i in nums)
                   for b in blocks]
-    return _nested_like(value, iter(per_output))
+    return results.shaped(_nested_like(value, iter(per_output)), tmpl)
 
 
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str = False) -> Callable:

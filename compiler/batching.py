@@ -25,7 +25,7 @@ import numpy as np
 from .errors import CompileError
 from .config import config
 from .ir.types import FLOAT
-from . import specialize as sp, live
+from . import specialize as sp, live, results
 from .backends.parallel import Output, driver_source, buffer_driver_source
 from .backends.buffers import buffer_form, printer, source_lines, workspace_source
 from .backends.pysource import statement_code, njit_decorator
@@ -117,7 +117,8 @@ class Batched:
             return out.jacobians(self.single)
         out = self._cotangent.run(args)
         if self.plan.inner == "primal":
-            return _nested(out.values, _structure(self._cotangent.last.ir.body[-1].values))
+            return results.shaped(_nested(out.values, _structure(self._cotangent.last.ir.body[-1].values)),
+                                  results.template(self.pyfunc))
         if self.plan.inner in JACOBIANS:
             return out.jacobians(self.single)
         if self.plan.has_aux:
@@ -240,7 +241,9 @@ class Batched:
         values = t.last.ir.body[-1].values[0]
         count = len(list(_leaf_accesses(values, "", True)))
         shape = _structure(values if isinstance(values, tuple) else (values,))
-        return self._placed((_nested(out.values[:count], shape), _nested(out.values[count:], shape)))
+        tmpl = results.template(self.pyfunc)
+        return self._placed((results.shaped(_nested(out.values[:count], shape), tmpl),
+                             results.shaped(_nested(out.values[count:], shape), tmpl)))
 
     def batched_vjp(self, primals: tuple) -> tuple:
         """ct.vjp of the batched function: its values and a pullback that takes one cotangent per

@@ -1,6 +1,8 @@
 """Functions returning several values: ct.vjp takes a tuple of cotangents, ct.jvp returns a tuple
 of tangents, ct.jacrev and ct.jacfwd return one Jacobian per output (JAX's structure). Each is
-checked against central differences on two input shapes, on the Python and Numba targets."""
+checked against central differences on two input shapes, on the Python and Numba targets. A
+function may return a dict literal (alone or in a tuple): values, tangents, Jacobians and aux come
+back as dicts, and ct.vjp takes a dict cotangent."""
 import numpy as np
 import pytest
 
@@ -216,3 +218,78 @@ def test_control_flow_and_writes_with_several_outputs(target, fn):
     want = numeric_vjp(lambda x, w: _flat(fn(x, w)), (x, w), cts)
     for g, n in zip(got, want):
         np.testing.assert_allclose(g, n, rtol=1e-6, atol=1e-8)
+
+
+def report(x, w):
+    """A dict result, with a tuple inside it (keys out of order: they come back as written)."""
+    a = np.sin(x) * w
+    return {"scaled": a, "norm": np.sum(x ** 2) * w, "pair": (np.tanh(x), w * w)}
+
+
+def loss_with_metrics(x, w):
+    """has_aux with a dict of metrics."""
+    r = np.tanh(x * w)
+    return np.sum(r * r), {"mean": np.mean(r), "first": r[0]}
+
+
+def report_leaves(d):
+    return [d["norm"], d["pair"][0], d["pair"][1], d["scaled"]]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_dict_results(target):
+    rng = np.random.default_rng(7)
+    x, w = rng.normal(size=(2, 3)), 0.8
+    f = ct.differentiable(report, target=target)
+    value = f(x, w)
+    assert isinstance(value, dict) and set(value) == {"scaled", "norm", "pair"}
+    for got, want in zip(report_leaves(value), report_leaves(report(x, w))):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    # jvp: a dict of tangents, against central differences along the direction
+    tx = rng.normal(size=x.shape)
+    _, tangent = ct.jvp(f, (x, w), (tx, 0.5))
+    numeric = [(np.asarray(p) - np.asarray(m)) / (2 * H) for p, m in zip(
+        report_leaves(report(x + H * tx, w + 0.5 * H)), report_leaves(report(x - H * tx, w - 0.5 * H)))]
+    for got, want in zip(report_leaves(tangent), numeric):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    # vjp: a dict cotangent, against <cotangent, f> differentiated numerically
+    value, pullback = ct.vjp(f, x, w)
+    cot = {"scaled": rng.normal(size=x.shape), "norm": 0.3, "pair": (rng.normal(size=x.shape), -1.1)}
+    gx, gw = pullback(cot)
+    flat_f = lambda x, w: report_leaves(report(x, w))          # noqa: E731
+    nx, nw = numeric_vjp(flat_f, (x, w), report_leaves(cot))
+    np.testing.assert_allclose(gx, nx, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gw, nw, rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="keys"):
+        pullback({"scaled": cot["scaled"], "norm": 0.3})
+    # jacrev and jacfwd: a dict of Jacobians, equal to each other
+    jr, jf = ct.jacrev(f, argnums=1)(x, w), ct.jacfwd(f, argnums=1)(x, w)
+    assert set(jr) == set(jf) == {"scaled", "norm", "pair"}
+    for got, want in zip(report_leaves(jr), report_leaves(jf)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(jr["scaled"], np.sin(x), rtol=1e-12)
+
+
+def test_dict_aux_and_vmap():
+    rng = np.random.default_rng(8)
+    x, w = rng.normal(size=4), 0.6
+    f = ct.differentiable(loss_with_metrics, target="python")
+    (value, metrics), g = ct.value_and_grad(f, argnums=1, has_aux=True)(x, w)
+    want_value, want_metrics = loss_with_metrics(x, w)
+    assert set(metrics) == {"mean", "first"} and abs(metrics["first"] - want_metrics["first"]) < 1e-12
+    assert abs(value - want_value) < 1e-12
+    numeric = (loss_with_metrics(x, w + H)[0] - loss_with_metrics(x, w - H)[0]) / (2 * H)
+    assert abs(g - numeric) < 1e-6 * max(1.0, abs(numeric))
+    xs = rng.normal(size=(5, 4))
+    batch = ct.vmap(report, in_axes=(0, None), target="python")(xs, w)
+    assert set(batch) == {"scaled", "norm", "pair"} and batch["pair"][0].shape == (5, 4)
+    np.testing.assert_allclose(batch["norm"], np.sum(xs ** 2, axis=1) * w, rtol=1e-12)
+
+
+def test_a_dict_with_computed_keys_is_refused():
+    with pytest.raises(ct.CompileError, match="keys written out as strings"):
+        ct.jvp(ct.differentiable(_computed_keys, target="python"), (np.ones(2),), (np.ones(2),))
+
+
+def _computed_keys(x):
+    return {str(1): x * 2.0}

@@ -124,9 +124,18 @@ class Lowerer(ControlFlow):
         return self.returned(s.value)
 
     def returned(self, e):
-        """A returned value; a tuple literal stays a tuple, nested ones too (`return loss, (a, b)`)."""
+        """A returned value; a tuple literal stays a tuple, nested ones too (`return loss, (a, b)`),
+        and a dict literal becomes the tuple of its values in sorted key order."""
         if isinstance(e, ast.Tuple):
             return tuple(self.returned(x) for x in e.elts)
+        if isinstance(e, ast.Dict):      # returned as a tuple in sorted key order (results.py)
+            if not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in e.keys):
+                self.error(e, "a returned dict needs its keys written out as strings",
+                           hint='return {"loss": loss, "grad_norm": g}; ** and computed keys are not supported')
+            keys = [k.value for k in e.keys]
+            if len(set(keys)) != len(keys):
+                self.error(e, "a returned dict has a key twice")
+            return tuple(self.returned(v) for _, v in sorted(zip(keys, e.values), key=lambda kv: kv[0]))
         v = self.expr(e)
         if isinstance(v, lists.ListRef):
             self.error(e, f"a list ({v.name}) cannot be returned", hint=f"return np.array({v.name})")
