@@ -18,6 +18,7 @@ from .ir.printer import format_function
 from . import specialize as sp
 from . import results
 from .arguments import with_defaults, structure_grads, argnums_tuple, count_float_leaves
+from .transforms.checkpoint import parse_budget
 
 TARGETS = ("cpu", "python", "cuda")
 _CACHE: dict = {}          # (pyfunc, signature, mode, wrt, has_aux, target) -> Compiled
@@ -204,15 +205,18 @@ def _plain_key(args) -> tuple | None:
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                   symbolic: bool | str = False) -> Callable:
+                   symbolic: bool | str = False, memory_limit: int | str | None = None) -> Callable:
     """f's value and its gradient with respect to the arguments in `argnums` (JAX's conventions:
     an int gives one gradient, a tuple a tuple; with has_aux, f returns (value, aux)).
     symbolic=True derives the whole function at once with SymPy (straight-line scalar code; see
-    jacrev); "auto" does so where it applies and is small."""
+    jacrev); "auto" does so where it applies and is small. memory_limit (bytes, or "1GiB"):
+    loops whose tape would not fit in it keep snapshots of their state instead (checkpointing)."""
     if hasattr(f, "batched_value_and_grad"):        # a ct.vmap: its own compiled batch loop
         return f.batched_value_and_grad(argnums, has_aux)
     pyfunc, target = unwrap(f)
-    t = _symbolic_or_plain(pyfunc, "grad", argnums, has_aux, target, symbolic)
+    budget = parse_budget(memory_limit)
+    mode = "grad" if budget is None or symbolic is not False else f"grad memory_limit={budget}"
+    t = _symbolic_or_plain(pyfunc, mode, argnums, has_aux, target, symbolic)
 
     plans: dict = {}                # id(specs) -> (one float leaf, every argnum a single float leaf)
 
@@ -252,9 +256,10 @@ def _shows_source(fn: Callable) -> Callable:
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-         symbolic: bool | str = False) -> Callable:
-    """The gradient of a scalar function with respect to the arguments in `argnums`."""
-    vg = value_and_grad(f, argnums, has_aux, symbolic)
+         symbolic: bool | str = False, memory_limit: int | str | None = None) -> Callable:
+    """The gradient of a scalar function with respect to the arguments in `argnums` (memory_limit:
+    see value_and_grad)."""
+    vg = value_and_grad(f, argnums, has_aux, symbolic, memory_limit)
 
     @functools.wraps(vg)
     def grad_f(*args):
@@ -468,7 +473,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str =
 def hessian(f: Callable, argnums: int | Sequence[int] = 0, symbolic: bool | str = False) -> Callable:
     """The Hessian of a scalar function, by forward mode over reverse mode: one Hessian-vector
     product per input element, each about the cost of two gradients. For an array argument x the
-    result has shape x.shape + x.shape; with a tuple argnums, H[i][j] is the block of arguments
+    result has shape x.shape + x.shape; with a tuple argnums, `H[i][j]` is the block of arguments
     i and j (JAX's nesting; dict and tuple arguments nest the same way)."""
     pyfunc, target = unwrap(f)
     t = _symbolic_or_plain(pyfunc, "hessian", argnums, False, target, symbolic)

@@ -186,7 +186,7 @@ def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, 
     if driver is not None:
         return _load_driver(pyfunc, fn, mode, driver, target, boundscheck, linker, loops)
     header = _header(pyfunc, fn, mode)
-    if mode in ("grad", "vjp"):
+    if budget_mode(mode)[0] in ("grad", "vjp"):
         out_fn = group_tapes(out_fn)
     links = linker.link([out_fn], "python") if linker else []
     src_py, locmap = module_source([out_fn], "python", header, links=links)
@@ -233,6 +233,7 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
         return symbolic_ir(pyfunc, specs, mode, wrt_args, has_aux)
     fn, result = lower(pyfunc, specs, calls=linker)
     driver = None
+    mode, memory_limit = budget_mode(mode)
     outs = tuple(flat_values(result if isinstance(result, tuple) else (result,)))   # `return loss, (a, b)`: in order
     values = tuple(r.value for r in outs)
     leaf_names = _leaf_names(fn, specs)
@@ -252,7 +253,8 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
                 raise CompileError(f"grad needs a scalar float output, but {fn.name} returns {first.type}",
                                    fn.body[-1].loc, hint="reduce it (np.sum, np.mean), or use ct.vjp / ct.jacrev")
         seed = "one" if mode == "grad" else "each" if isinstance(result, tuple) and not has_aux else "param"
-        out_fn = reverse(_split(fn, linker, values, wrt), values, wrt, seed=seed, suffix=mode)
+        out_fn = reverse(_split(fn, linker, values, wrt), values, wrt, seed=seed, suffix=mode,
+                         memory_limit=memory_limit)
     elif mode == "jvp":                 # a tuple result: a tangent per output, flat
         out_fn = forward(fn, values, wrt)
     elif mode in ("hvp", "hessian"):
@@ -278,6 +280,13 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
         raise ValueError(mode)
     out_fn.doc = _docline(pyfunc, {"jacfwd": "jvp", "jacrev": "vjp", "hessian": "hvp"}.get(mode, mode), wrt)
     return fn, out_fn, driver
+
+
+def budget_mode(mode: str) -> tuple:
+    """("grad", 1073741824) from "grad memory_limit=1073741824" (ct.grad(f, memory_limit=...)),
+    (mode, None) from a mode without a budget."""
+    base, _, budget = mode.partition(" memory_limit=")
+    return (base, int(budget)) if budget else (mode, None)
 
 
 def _split(fn, linker, values, wrt):

@@ -69,15 +69,21 @@ class Linker:
 
     # --- the frontend's question at each call ---------------------------------------------------
     def __call__(self, lw, node, pyfunc, args):
+        checkpointed = _checkpointed(pyfunc)
         if not all(isinstance(a, Sym) and isinstance(a.type, Type) and not (a.is_const and a.const_value() is None) for a in args):
+            if checkpointed:
+                _refuse_checkpoint(lw, node, pyfunc, "takes a tuple, a dict or None")
             return None                       # tuples, dicts and None are bound at the call
         recursive = any(k.func is pyfunc for k in self.lowering) or pyfunc in lw.call_stack \
             or _calls_itself(pyfunc)
-        if not recursive and _small_scalar(pyfunc, args):
+        if not recursive and not checkpointed and _small_scalar(pyfunc, args):
             return None
         key = UnitKey(pyfunc, tuple(a.type for a in args))
         result = self._primal(key, lw, node)
         if result is None:
+            if checkpointed:
+                _refuse_checkpoint(lw, node, pyfunc, "writes into an argument, needs a constant argument, "
+                                                     "or does not return one float number or array")
             return None
         return lw.b.op("call", *args, unit=key, result=result)
 
@@ -167,7 +173,8 @@ class Linker:
         return any(root in c for c in self.cycles.values())
 
     def split_calls(self, fn, outputs, wrt) -> None:
-        """Reverse mode with residuals: each active call to a unit that is not recursive becomes
+        """Reverse mode with residuals: each active call to a unit that is not recursive (nor marked
+        @ct.checkpoint) becomes
         `res = f_fwd(args)` (the value and what f's adjoint needs) and `y = res[0]`, whose adjoint
         calls f_bwd(args, res, y_bar). Without this, the adjoint calls f's VJP unit, which runs
         f's forward computation again (as it must for recursive units, and under a Hessian)."""
@@ -184,7 +191,7 @@ class Linker:
             for blk in blocks(s):
                 self._split_block(fn, blk, act, True)
             if isinstance(s, Assign) and s.op == "call" and s.target in act and not s.param("unit").chain \
-                    and not self.recursive(s.param("unit")):
+                    and not self.recursive(s.param("unit")) and not _checkpointed(s.param("unit").func):
                 key = s.param("unit")
                 mask = tuple(isinstance(a, Var) and a.name in act and fn.types[a.name].kind == FLOAT for a in s.args)
                 # a call on some paths only needs a placeholder of its residuals on the others
@@ -433,6 +440,18 @@ def _placeholder(b: Builder, ty, target: str | None = None):
 
 def _holds_tape(ty) -> bool:
     return isinstance(ty, TapeType) or (isinstance(ty, TupleType) and any(_holds_tape(t) for t in ty.elts))
+
+
+def _checkpointed(pyfunc) -> bool:
+    """Marked @ct.checkpoint: its callers' adjoints call its VJP unit, which runs it again, instead
+    of keeping its residuals (checkpointing.py)."""
+    return bool(getattr(pyfunc, "__cotangent_checkpoint__", False))
+
+
+def _refuse_checkpoint(lw, node, pyfunc, why: str) -> None:
+    lw.error(node, f"{pyfunc.__name__}() is marked @ct.checkpoint but cannot be compiled on its own: it {why}",
+             hint="checkpoint a function of numbers and arrays that returns one float number or array "
+                  "(make a copy of an argument before writing into it)")
 
 
 def _describe(key) -> str:

@@ -1952,6 +1952,34 @@ def feature_counts(progs) -> dict:
     return counts
 
 
+_TOP_LEVEL_FOR = re.compile(r"^    for (\w+) in range\((.*)\):$")
+
+
+def checkpointed_variant(source: str, snapshots: int) -> str | None:
+    """The program with every `for` loop at the top level of a function that neither breaks nor
+    returns marked `ct.checkpointed(range(...), snapshots=...)`; None when there is no such loop.
+    Its gradient must equal the unmarked program's (tests/test_random_programs.py)."""
+    lines = source.split("\n")
+    marked = False
+    for k, line in enumerate(lines):
+        m = _TOP_LEVEL_FOR.match(line)
+        if not m:
+            continue
+        body = []
+        for later in lines[k + 1:]:
+            if later.strip() and not later.startswith("        "):
+                break
+            body.append(later.strip())
+        if any(b == "break" or b.startswith("return") for b in body):
+            continue
+        lines[k] = f"    for {m.group(1)} in ct.checkpointed(range({m.group(2)}), snapshots={snapshots}):"
+        marked = True
+    if not marked:
+        return None
+    text = "\n".join(lines)
+    return text.replace("import numpy as np\n", "import numpy as np\nimport cotangent as ct\n", 1)
+
+
 if __name__ == "__main__":
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     feats = FEATURES if "--all" in sys.argv else STRAIGHT_LINE

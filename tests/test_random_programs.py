@@ -7,6 +7,9 @@ Each generated program `f` is checked by `check_program`:
   JVP along a random direction against the reverse-mode gradient (<J v, w> = <v, J^T w>);
 * `ct.value_and_grad` returns the primal value too.
 
+And, on fewer programs (25 on Python, one on Numba), the gradient with the program's top-level
+`for` loops marked `ct.checkpointed` (program_gen.checkpointed_variant) equals the taped one to 1e-12.
+
 These programs are numerically safe by construction; test_safety_fuzz.py runs the same generator at
 the edges (indices out of range, inf and nan, views of any layout) against NumPy on both targets.
 
@@ -242,6 +245,52 @@ def test_disabled_feature_is_still_unsupported(feature, tmp_path):
     mod = pg.load_source(PROBES[feature], tmp_path)
     with pytest.raises(ct.CompileError):
         ct.grad(ct.differentiable(mod.f, target="python"))(0.5)
+
+
+# --- checkpointed loops: the same gradient as the taped loops -----------------------------------
+
+CHECKPOINT_PROGRAMS = 25          # programs tried on Python (about a third have a loop to mark)
+
+
+def check_checkpointed(prog: pg.Program, snapshots: int, target: str = "python") -> bool:
+    """The gradient with the program's top-level loops checkpointed equals the taped one to 1e-12;
+    False when the program has no loop to mark."""
+    variant = pg.checkpointed_variant(prog.source, snapshots)
+    if variant is None:
+        return False
+    mod = prog.load(program_dir())
+    marked = pg.load_source(variant, program_dir())
+    args = mod.args()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value, grads = ct.value_and_grad(ct.differentiable(mod.f, target=target), argnums=prog.argnums)(*args)
+            value_c, grads_c = ct.value_and_grad(ct.differentiable(marked.f, target=target),
+                                                 argnums=prog.argnums)(*args)
+        np.testing.assert_allclose(value_c, value, rtol=1e-12, atol=1e-12)
+        for a, b in zip(grads_c if isinstance(grads_c, tuple) else (grads_c,),
+                        grads if isinstance(grads, tuple) else (grads,)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    except BaseException as e:
+        e.add_note(f"\nThe failing program (argnums={prog.argnums}, target={target!r}, "
+                   f"snapshots={snapshots}):\n\n{variant}")
+        raise
+    return True
+
+
+@examples(CHECKPOINT_PROGRAMS)
+@given(prog=programs())
+def test_random_programs_checkpointed(prog):
+    for snapshots in (1, 2):
+        check_checkpointed(prog, snapshots)
+
+
+@pytest.mark.slow
+def test_random_program_checkpointed_numba():
+    """One program with a loop, compiled by Numba with and without checkpointing."""
+    seed = next(s for s in range(100) if pg.checkpointed_variant(
+        pg.random_program(s, FEATURES, budget=5, avoid=AVOIDED).source, 2) is not None)
+    assert check_checkpointed(pg.random_program(seed, FEATURES, budget=5, avoid=AVOIDED), 2, "cpu")
 
 
 # --- thousands, behind the exhaustive marker: python -m pytest -n auto -m exhaustive -------------

@@ -187,3 +187,4 @@ def _ol_diag_embed_like(g, like):
 
 # the Numba versions of each NumPy area's helpers
 from . import numba_reductions, numba_shapes, numba_products, numba_linalg, numba_special, numba_indexing, numba_lists  # noqa: E402,F401
+from . import numba_checkpoint  # noqa: E402,F401

@@ -88,3 +88,4 @@ from .support_linalg import *  # noqa: E402,F401,F403
 from .support_special import *  # noqa: E402,F401,F403
 from .support_indexing import *  # noqa: E402,F401,F403
 from .support_lists import *  # noqa: E402,F401,F403
+from .support_checkpoint import *  # noqa: E402,F401,F403

@@ -239,6 +239,9 @@ def call_function(lw, e, ref: FuncRef):
         return call_math(lw, e, name)
     if mod == "builtins":
         return call_builtin(lw, e, name)
+    if mod == "ct" and name == "checkpointed":
+        lw.error(e, "ct.checkpointed marks the range of a for loop and is used nowhere else",
+                 hint="for t in ct.checkpointed(range(n), snapshots=20):")
     if mod == "ct":                 # ct.stop_gradient(x): the value, as a constant
         a = bind_args(lw, e, "stop_gradient", ["x"], 1)
         return b.op("stop_gradient", lw.value(a["x"]))

@@ -17,10 +17,12 @@ from ..ir.nodes import If, For, While, Break, SetItem, Var
 from ..ir.types import Type, TupleType, FLOAT, INT, BOOL, promote
 from ..ir.builder import Sym
 from . import lists
+from .resolve import FuncRef, UserModule, module_attribute as resolve_module_attribute
 
 # ops whose result may share memory with their first operand: writing through it is refused
 VIEW_OPS = {"stop_gradient", "getitem", "reshape", "reshape_like", "ravel", "transpose", "expand_dims", "squeeze", "alias",
             "diag", "flip"}
+DEFAULT_SNAPSHOTS = 20         # ct.checkpointed(range(n)) without snapshots=
 # ops safe to evaluate eagerly in the right operand of `and`/`or` (no index, no division)
 SAFE_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not", "logical_not", "logical_and", "logical_or",
             "add", "sub", "mul", "neg", "abs", "alias"}
@@ -304,6 +306,7 @@ class ControlFlow:
         is_for = isinstance(s, ast.For)
         if is_for:
             start, stop, step, var_name = self.range_of(s)
+            checkpoint = self.checkpoint
         body_names = assigned_names(s.body)
         carried = {}
         for name in sorted(body_names):
@@ -333,7 +336,7 @@ class ControlFlow:
                 self.env[var_name] = self.b.sym(Var(var))
                 with self.block(body):
                     self.lower_seq(s.body, at_end=lambda: self.carry(ctx))
-                node = For(var, start.value, stop.value, step.value, body, loc)
+                node = For(var, start.value, stop.value, step.value, body, loc, checkpoint=checkpoint)
             else:
                 cond_body = []
                 with self.block(cond_body):
@@ -361,7 +364,7 @@ class ControlFlow:
                 self.env[name] = after
 
     def range_of(self, s: ast.For):
-        it = s.iter
+        it = self.unmarked(s)
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
                 and not it.keywords and 1 <= len(it.args) <= 3):
             self.error(it, "only `for ... in range(...)` loops are supported",
@@ -379,6 +382,30 @@ class ControlFlow:
         if args[2].is_const and args[2].const_value() == 0:
             self.error(it, "range() step must not be zero")
         return args[0], args[1], args[2], s.target.id
+
+    def unmarked(self, s: ast.For):
+        """The range of `for t in ct.checkpointed(range(...), snapshots=s)`, noting s on the loop
+        (reverse mode then keeps s snapshots of its state instead of a tape: transforms/checkpoint.py)."""
+        it = s.iter
+        self.checkpoint = None
+        if not (isinstance(it, ast.Call) and isinstance(it.func, (ast.Name, ast.Attribute))) or (
+                isinstance(it.func, ast.Name) and it.func.id == "range"):
+            return it
+        if isinstance(it.func, ast.Attribute):
+            base = self.expr(it.func.value) if isinstance(it.func.value, ast.Name) else None
+            marker = resolve_module_attribute(base, it.func.attr) if isinstance(base, UserModule) else None
+        else:
+            marker = self.lookup(it.func.id, it.func) if it.func.id not in self.env else None
+        if not (isinstance(marker, FuncRef) and marker.module == "ct" and marker.name == "checkpointed"):
+            return it
+        if len(it.args) != 1 or any(k.arg != "snapshots" for k in it.keywords) or len(it.keywords) > 1:
+            self.error(it, "ct.checkpointed takes a range and the keyword snapshots",
+                       hint="for t in ct.checkpointed(range(n), snapshots=20):")
+        snapshots = self.value(it.keywords[0].value) if it.keywords else self.b.const(DEFAULT_SNAPSHOTS)
+        if snapshots.type != Type(INT, 0) or (snapshots.is_const and snapshots.const_value() < 1):
+            self.error(it, "snapshots must be a positive integer", hint="snapshots=20")
+        self.checkpoint = snapshots.value
+        return it.args[0]
 
     def carry(self, ctx: LoopContext):
         """At the end of a path through the body: the carried names take this trip's values."""

@@ -86,7 +86,8 @@ class If:
 @dataclass
 class For:
     """for var in range(start, stop, step). `counter`, when set, names a variable that counts the
-    trips actually run (for loops that may break)."""
+    trips actually run (for loops that may break); `checkpoint`, when set, the number of
+    snapshots its reversal keeps instead of a tape (transforms/checkpoint.py)."""
     var: str
     start: Value
     stop: Value
@@ -95,6 +96,7 @@ class For:
     loc: Loc | None = None
     role: str = "primal"
     counter: str | None = None
+    checkpoint: Any = None       # ct.checkpointed(range(...), snapshots=s): s (a Value); None: taped
 
 
 @dataclass

@@ -9,7 +9,10 @@ loop that may break replays the number of trips it ran).
 What the adjoint sweep reads of the primal is recorded, and only that: a value computed inside a
 loop is pushed on a tape (a stack) when it is computed and popped when its block is reversed; an
 element or slice write that overwrites data the adjoint sweep reads saves the old data and puts it
-back when the write is reversed, so the sweep sees every array as it was at that point."""
+back when the write is reversed, so the sweep sees every array as it was at that point.
+
+A loop marked ct.checkpointed (or one a memory budget picks) is built this way first and then
+rewritten by checkpoint.py to keep snapshots of its state instead of a tape of every trip."""
 from __future__ import annotations
 
 import copy
@@ -21,6 +24,7 @@ from ..rules import table
 from ..ir.builder import Builder, Sym
 from .activity import active as active_names
 from .cleanup import eliminate_dead_code, coalesce_aliases, share_equal_values
+from .checkpoint import checkpoint_loops, refuse_nested_marks
 
 # ops that read only the shape of these operand positions, never the values
 SHAPE_ONLY = {"zeros_like": (0,), "ones_like": (0,), "empty_like": (0,), "full_like": (0,),
@@ -538,14 +542,21 @@ def _insert_saves(stmts, restore, r: _Reverser, types, names):
             stmts[i:i] = b.stmts
 
 
-def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: str = "grad") -> Function:
+def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: str = "grad",
+            memory_limit: int | None = None) -> Function:
     """A function returning (outputs, d output[0] / d wrt) for scalar output[0] (seed "one"),
     taking the output's adjoint as a last parameter (seed "param", for vjp), or one adjoint
-    parameter per output (seed "each", for the vjp of a function returning several values)."""
+    parameter per output (seed "each", for the vjp of a function returning several values).
+    Loops marked ct.checkpointed, and with a `memory_limit` in bytes the loops whose tape would
+    not fit in it, keep snapshots of their state instead of a tape (checkpoint.py)."""
+    refuse_nested_marks(fn.body)
     restore = _needs_restore(fn, outputs, wrt, seed)
     r, body, adjoint, params, grads, names, types, ret = _build(fn, outputs, wrt, seed, restore)
     _record_shapes_not_arrays(r, body, adjoint, names, types)
     tapes = _record(r, body, adjoint, names, types)
+    changed, changed_in_place = checkpoint_loops(r, body, adjoint, names, types, tapes["new"], memory_limit)
+    tapes["taped"] |= changed
+    restore = restore | changed_in_place
     # returned values must be the final ones: popped or restored names are copied first
     ret_values = _final_values(ret.values, tapes, restore, body, names, types, ret.loc)
     result_body = tapes["new"] + body + ret_values["stmts"] + adjoint + [

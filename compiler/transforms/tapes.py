@@ -69,7 +69,7 @@ def group_tapes(fn: Function) -> Function:
         names = [push.value.name for _, _, push in group]
         first = news[group[0][2].tape]
         merged = TapeNew(tape, ", ".join(names), "recorded together once per trip of the enclosing loop",
-                         first.loc)
+                         first.loc, role=first.role)     # (a checkpointed loop's: part of the reverse sweep)
         for i, (_, _, push) in enumerate(group):
             replaced[push.tape] = merged if i == 0 else None
         block, where, last = group[-1]
