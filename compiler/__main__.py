@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     src.add_argument("--target", choices=("cpu", "python"), default="python")
     rules = sub.add_parser("rules", help="the supported NumPy surface: every function, its forms, and its "
                                          "derivative (derived by SymPy for elementwise functions) or conventions")
-    rules.add_argument("--markdown", action="store_true", help="as the table in README.md")
+    rules.add_argument("--markdown", action="store_true", help="as the table in docs/reference/numpy.md")
     ns = parser.parse_args(argv)
     if ns.command == "rules":
         return _print_rules(ns.markdown)

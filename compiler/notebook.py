@@ -31,3 +31,16 @@ def highlight(source: str) -> str:
     except ImportError:
         return f"<pre>{html.escape(source)}</pre>"
     return pygments_highlight(source, PythonLexer(), HtmlFormatter(noclasses=True))
+
+
+def figure_html(fig, alt: str = "figure", dpi: int = 90) -> str:
+    """A matplotlib figure as an <img> tag with the PNG inline: for notebooks shown as HTML and for
+    the documentation pages, whose code runs when the site is built."""
+    import base64
+    import io
+    import matplotlib.pyplot as plt
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'

@@ -1,5 +1,6 @@
 """The supported NumPy surface as one table: each function and call form a user may write, and its
-derivative or convention. README's table and `python -m cotangent rules` print it.
+derivative or convention. The docs' reference page (docs/reference/numpy.md) and
+`python -m cotangent rules` print it.
 
 The rows come from the frontend's dispatch tables (every `np.NAME`, `x.NAME(...)`,
 `np.linalg.NAME`, `math.NAME`, `scipy.special.NAME` and builtin that cotangent lowers), so a
@@ -98,7 +99,7 @@ def missing_notes() -> tuple[set, set]:
 
 
 def markdown() -> str:
-    """The table as README shows it."""
+    """The table as the docs' reference page shows it."""
     lines = ["| area | function | forms | derivative, conventions |", "|---|---|---|---|"]
     for r in rows():
         names = ", ".join(f"`{s}`" for s in r.spellings)

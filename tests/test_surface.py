@@ -1,7 +1,7 @@
-"""The table of the supported NumPy surface (README, `python -m cotangent rules`) is made from the
-frontend's dispatch tables and the rule table, so it cannot drift from the code: every function
-the frontend lowers has a row, every row names a function it lowers, and README shows the table as
-the code prints it."""
+"""The table of the supported NumPy surface (the docs' reference page, `python -m cotangent rules`)
+is made from the frontend's dispatch tables and the rule table, so it cannot drift from the code:
+every function the frontend lowers has a row, every row names a function it lowers, and the page
+shows the table as the code prints it."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cotangent import surface
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "numpy.md"
 START = "<!-- the supported surface: python -m cotangent rules --markdown -->"
 END = "<!-- end of the supported surface -->"
 
@@ -22,11 +22,12 @@ def test_every_function_has_a_row_and_every_row_a_function():
     assert not rows_without_a_function, f"rows name nothing lowered: {sorted(rows_without_a_function)}"
 
 
-def test_readme_shows_the_table_the_code_prints():
-    text = README.read_text()
+def test_the_reference_page_shows_the_table_the_code_prints():
+    text = PAGE.read_text()
     assert START in text and END in text
     shown = text[text.index(START) + len(START):text.index(END)].strip("\n") + "\n"
-    assert shown == surface.markdown(), "README's table is stale: python -m cotangent rules --markdown prints it"
+    assert shown == surface.markdown(), \
+        "docs/reference/numpy.md's table is stale: python -m cotangent rules --markdown prints it"
 
 
 def test_elementwise_rows_print_what_sympy_derived():

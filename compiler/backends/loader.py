@@ -5,7 +5,7 @@ its signature, the transformation and the compiler version (in the header). Numb
 stores machine code beside the file, so a second process that generates the same source loads
 compiled code instead of compiling.
 
-What can go wrong with a directory on disk, and what happens then (README, "Targets and the cache"):
+What can go wrong with a directory on disk, and what happens then (docs/guide/targets-and-cache.md):
 
 * The directory is made private (mode 0700), with its `index` and `__pycache__` folders. One that
   other users can write into (group- or other-writable, or owned by another user) is refused:

@@ -265,7 +265,7 @@ def call_function(lw, e, ref: FuncRef):
     handler = NUMPY.get(name)
     if handler is None:
         lw.error(e, f"{qual} is not supported: cotangent has no derivative rule for it",
-                 hint="write it with supported NumPy functions (see README, 'Supported Python')")
+                 hint="write it with supported NumPy functions (see docs/guide/supported-python.md)")
     return handler(lw, e, qual)
 
 
@@ -599,7 +599,7 @@ def method(lw, e, base, name):
     if name == "item" and not e.args:
         lw.error(e, "x.item() is not supported", hint="index the element, e.g. x[0]")
     lw.error(e, f"the array method .{name}() is not supported",
-             hint="see README, 'Supported Python', for the supported methods")
+             hint="see docs/guide/supported-python.md for the supported methods")
 
 
 def array_attribute(lw, e, base, attr):
