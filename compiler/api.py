@@ -391,8 +391,9 @@ def _jacobian(f, argnums, mode: str, symbolic=False) -> Callable:
         if not returns_tuple:
             try:
                 (value, blocks), compiled, specs, nums = t.run(args)
-            except CompileError:
-                if not isinstance(_Transform(pyfunc, "primal", (), False, target)(*args), tuple):
+            except CompileError:          # a tuple or dict result (a dict of one key returns its value)
+                if not isinstance(_Transform(pyfunc, "primal", (), False, target)(*args), tuple) \
+                        and results.template(pyfunc) is None:
                     raise
                 returns_tuple = True
             else:

@@ -286,6 +286,23 @@ def test_dict_aux_and_vmap():
     np.testing.assert_allclose(batch["norm"], np.sum(xs ** 2, axis=1) * w, rtol=1e-12)
 
 
+def only_key(x):
+    return {"y": np.sin(x) * 2.0}
+
+
+def test_a_dict_of_one_key():
+    x = np.array([0.2, -0.4])
+    f = ct.differentiable(only_key, target="python")
+    assert set(f(x)) == {"y"}
+    jac = ct.jacrev(f)(x)
+    assert set(jac) == {"y"}
+    np.testing.assert_allclose(jac["y"], np.diag(2.0 * np.cos(x)), rtol=1e-12)
+    value, tangent = ct.jvp(f, (x,), (np.ones(2),))
+    np.testing.assert_allclose(tangent["y"], 2.0 * np.cos(x), rtol=1e-12)
+    _, pullback = ct.vjp(f, x)
+    np.testing.assert_allclose(pullback({"y": np.ones(2)})[0], 2.0 * np.cos(x), rtol=1e-12)
+
+
 def test_a_dict_with_computed_keys_is_refused():
     with pytest.raises(ct.CompileError, match="keys written out as strings"):
         ct.jvp(ct.differentiable(_computed_keys, target="python"), (np.ones(2),), (np.ones(2),))
