@@ -27,7 +27,7 @@ from .config import config
 from .ir.types import FLOAT
 from . import specialize as sp, live, results
 from .backends.parallel import Output, driver_source, buffer_driver_source
-from .backends.buffers import buffer_form, printer, source_lines, workspace_source
+from .backends.buffers import buffer_form, printer, source_lines, workspace_source, hoist_shared
 from .backends.pysource import statement_code, njit_decorator
 from .backends.launch import BufferRun
 from .backends import loader
@@ -695,12 +695,14 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str, boundschec
         module = loader.load(src, name)
         runner = BufferRun(getattr(module, name), outputs, 0, "cpu")
     else:
+        hoisted = [(st.target, statement_code(b.fn, st))
+                   for st in hoist_shared(b, frozenset(p for p, bt in zip(params, batched) if not bt))]
         code = printer(b, statement_code, "{tape_need}[0] = max({tape_need}[0], {need})")
         lines, _ = source_lines(b, njit_decorator(boundscheck), code)
         src = "\n".join([f"# {line}" for line in header.splitlines()]
                         + ["import numpy as np", "import numba", "", ""] + lines + ["", ""]) + "\n" \
             + buffer_driver_source(name, doc, params, batched, b.fn.name, outputs, b.tape_params, boundscheck,
-                                   list(b.workspace))
+                                   list(b.workspace), hoisted)
         if b.workspace:
             src += "\n\n" + workspace_source(b, sizing, params)
         module = loader.load(src, name)

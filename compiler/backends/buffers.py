@@ -218,6 +218,44 @@ _SCRATCH_HINT = ("a scratch array in per-sample code needs a shape made from sha
                  "writes only; or work on numbers")
 
 
+def hoist_shared(b: Buffered, shared: frozenset) -> list:
+    """Move the top-level statements that compute a number from shared arguments alone (the cos
+    of a shared pose's angle, an element of shared weights) out of the per-sample function: the
+    batch driver computes them once and passes them in, after the arguments. Returns the hoisted
+    statements, in order."""
+    fn = b.fn
+    assigned: dict = {}
+    for st in walk(fn.body):
+        if isinstance(st, (Assign, Pop)):
+            assigned[st.target] = assigned.get(st.target, 0) + 1
+        elif isinstance(st, SetItem):
+            assigned[st.target] = assigned.get(st.target, 0) + 2     # written in place: not a value
+    known = set(shared)
+    hoisted = []
+    for st in fn.body:
+        if not isinstance(st, Assign) or assigned.get(st.target) != 1 or st.op in ("call", "call_value"):
+            continue
+        t = fn.types.get(st.target)
+        if not (isinstance(t, Type) and t.rank == 0) or st.target in b.local or st.target in (b.workspace or {}):
+            continue
+        if all(not isinstance(a, Var) or a.name in known for a in _flat_args(st.args)):
+            hoisted.append(st)
+            known.add(st.target)
+    if hoisted:
+        argc = len(fn.params) - len(b.outputs) - len(b.tape_params) - len(b.workspace or {})
+        fn.body = _without(fn.body, hoisted)
+        fn.params = fn.params[:argc] + [st.target for st in hoisted] + fn.params[argc:]
+    return hoisted
+
+
+def _flat_args(args):
+    for a in args:
+        if isinstance(a, tuple):
+            yield from _flat_args(a)
+        else:
+            yield a
+
+
 def workspace_source(b: Buffered, name: str, params: list) -> str:
     """`name(*params)`: the shapes of the workspaces, from the shared arguments (plain Python, run
     once per batch before the driver)."""

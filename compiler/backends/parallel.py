@@ -95,12 +95,14 @@ def driver_source(name: str, doc: str, params: list, batched: list, inner: str, 
 
 
 def buffer_driver_source(name: str, doc: str, params: list, batched: list, inner: str, outputs: list,
-                         tape_params: tuple, boundscheck: bool = True, workspace: list = ()) -> str:
+                         tape_params: tuple, boundscheck: bool = True, workspace: list = (),
+                         hoisted: list = ()) -> str:
     """The driver of a per-sample function in buffer form (buffers.py): `name(*params,
     *buffers, chunks)` fills buffers the caller allocated and zeroed: one row per chunk for a summed
     output, one row per sample for the others, and per chunk a block of tapes and one of each
-    scratch array (`workspace`: their names in the per-sample function)."""
-    taken = set(params) | {"np", "numba", inner, name}
+    scratch array (`workspace`: their names in the per-sample function). `hoisted`: (name, line)
+    of the numbers computed from shared arguments once, before the loop, and passed to every call."""
+    taken = set(params) | {"np", "numba", inner, name} | {h for h, _ in hoisted}
     bufs = [fresh(taken, f"{o.name}_parts" if o.summed else o.name) for o in outputs]
     tapes = [fresh(taken, t) for t in tape_params]
     scratch = [fresh(taken, f"{w}_rows") for w in workspace]
@@ -111,10 +113,14 @@ def buffer_driver_source(name: str, doc: str, params: list, batched: list, inner
     rows += [f"{w}[{c}]" for w in scratch]
     lines = [njit_decorator(boundscheck, parallel=True),
              f"def {name}({', '.join(params + bufs + tapes + scratch + [chunks])}):", f'    """{doc}"""',
-             f"    {n} = {params[batched.index(True)]}.shape[0]",
-             f"    {done} = np.zeros({chunks}, np.bool_)",
+             f"    {n} = {params[batched.index(True)]}.shape[0]"]
+    if hoisted:
+        lines.append("    # what depends on shared arguments only, computed once for every sample")
+        lines += [f"    {line}" for _, code in hoisted for line in code.split("\n")]
+    shared_values = "".join(f"{h}, " for h, _ in hoisted)
+    lines += [f"    {done} = np.zeros({chunks}, np.bool_)",
              f"    for {c} in numba.prange({chunks}):         # one chunk of samples per thread",
              f"        for {i} in range({c} * {n} // {chunks}, ({c} + 1) * {n} // {chunks}):",
-             f"            {inner}({sample_args(params, batched, i)}, {', '.join(rows)})",
+             f"            {inner}({sample_args(params, batched, i)}, {shared_values}{', '.join(rows)})",
              f"        {done}[{c}] = True"] + _done_check(done)
     return "\n".join(lay_out_lines(lines)) + "\n"
