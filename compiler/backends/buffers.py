@@ -238,7 +238,7 @@ def hoist_shared(b: Buffered, shared: frozenset) -> list:
         t = fn.types.get(st.target)
         if not (isinstance(t, Type) and t.rank == 0) or st.target in b.local or st.target in (b.workspace or {}):
             continue
-        if all(not isinstance(a, Var) or a.name in known for a in _flat_args(st.args)):
+        if all(not isinstance(a, Var) or a.name in known for a in flat_values(st.args)):
             hoisted.append(st)
             known.add(st.target)
     if hoisted:
@@ -246,14 +246,6 @@ def hoist_shared(b: Buffered, shared: frozenset) -> list:
         fn.body = _without(fn.body, hoisted)
         fn.params = fn.params[:argc] + [st.target for st in hoisted] + fn.params[argc:]
     return hoisted
-
-
-def _flat_args(args):
-    for a in args:
-        if isinstance(a, tuple):
-            yield from _flat_args(a)
-        else:
-            yield a
 
 
 def workspace_source(b: Buffered, name: str, params: list) -> str:
