@@ -91,6 +91,17 @@ def test_readme_is_short_and_opens_with_the_two_commands():
     assert len(commands) == 2 and commands[1].endswith('pip install -e ".[dev]" && python -m pytest -n auto')
 
 
+def test_readme_links_lead_to_files():
+    """README's relative links (into docs/, benchmarks/) name files that exist: on GitHub they are
+    the way into the site's pages."""
+    text = (ROOT / "README.md").read_text()
+    targets = [m.group(1) for m in re.finditer(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+               if not m.group(1).startswith(("http://", "https://"))]
+    assert len(targets) >= 20
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert not missing, f"README links to files that do not exist: {missing}"
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     pytest.importorskip("mkdocs", reason='the docs extra is not installed: pip install -e ".[docs]"')
