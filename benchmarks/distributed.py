@@ -47,6 +47,7 @@ import cotangent as ct  # noqa: E402
 from cotangent import runtime as rt  # noqa: E402
 from cotangent.models.digits import load_digits  # noqa: E402
 from gmm_model import gmm_point, random_problem  # noqa: E402
+from harness import best_of  # noqa: E402
 
 
 def load() -> str:
@@ -140,16 +141,6 @@ def training(opts, batch: int) -> None:
         print(f"| {name} | {best:,.0f} | {ratio} | {step_ms:.2f} | {reduce_ms} | {overhead} | "
               f"{np.max(np.abs(params - reference)):.1e} |", flush=True)
     print(f"\n({load()})")
-
-
-def best_of(f, repeat: int):
-    out = f()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - start)
-    return min(times), out
 
 
 def gmm(opts) -> None:

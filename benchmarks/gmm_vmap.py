@@ -14,7 +14,6 @@ import argparse
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 import numba
@@ -23,18 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cotangent as ct  # noqa: E402
 from gmm_model import gmm_point, gmm_point_scratch, random_problem, scatter  # noqa: E402
+from harness import best_of, gpu_available  # noqa: E402
 
 AXES = (None, None, None, 0)
-
-
-def best_of(f, repeat: int) -> tuple[float, object]:
-    out = f()                      # warm-up: compilation, tracing
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def jax_gradient(p: dict):
@@ -101,14 +91,9 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="jax, torch")
     opts = parser.parse_args()
     cores = os.cpu_count() or 1
-    gpu = False
-    try:
-        from numba import cuda
-        gpu = cuda.is_available() and not os.environ.get("NUMBA_ENABLE_CUDASIM")
-    except ImportError:
-        pass
+    gpu = gpu_available()
     print(f"{cores} CPU cores; numba threads up to {numba.config.NUMBA_NUM_THREADS}; "
-          f"GPU: {cuda.get_current_device().name.decode() if gpu else 'none'}")
+          f"GPU: {numba.cuda.get_current_device().name.decode() if gpu else 'none'}")
     print(f"{'d':>3} {'K':>3} {'n':>8}  {'tool':<28} {'seconds':>9}  {'vs ct 1 thread':>14}  max rel diff")
     for size in opts.sizes:
         d, K, n = (int(v) for v in size.split(","))

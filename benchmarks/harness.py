@@ -63,6 +63,28 @@ def median_time(thunk: Callable[[], object], min_total: float = 0.3, min_runs: i
     return statistics.median(times)
 
 
+def best_of(thunk: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """(the shortest of `repeat` timed calls, the last result), after one untimed warm-up call
+    (compilation, tracing)."""
+    out = thunk()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = thunk()
+        times.append(time.perf_counter() - start)
+    return min(times), out
+
+
+def gpu_available() -> bool:
+    """A real GPU (not Numba's simulator) that numba.cuda can run kernels on."""
+    import os
+    try:
+        from numba import cuda
+        return cuda.is_available() and not os.environ.get("NUMBA_ENABLE_CUDASIM")
+    except ImportError:
+        return False
+
+
 def _status_kib(key: str) -> int:
     with open("/proc/self/status") as f:
         return int(re.search(rf"{key}:\s+(\d+)", f.read()).group(1))

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numba
 import numpy as np
 
 import cotangent as ct
+from harness import best_of, gpu_available
 
 
 def pose_residual(pose, p, q):
@@ -28,16 +28,6 @@ def pose_residual(pose, p, q):
 
 def point_energy(w, x):
     return np.sum(np.tanh(w * x) ** 2) + w[0] * x[1] * x[2]
-
-
-def best_of(f, repeat: int):
-    out = f()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def cotangent_runs(pose, P, Q, w, X, repeat):
@@ -61,16 +51,6 @@ def point_energy_loops(w, x):
     for i in range(w.shape[0]):
         s += np.tanh(w[i] * x[i]) ** 2
     return s + w[0] * x[1] * x[2]
-
-
-def gpu_available() -> bool:
-    """A real GPU (not Numba's simulator) that numba.cuda can run kernels on."""
-    import os
-    try:
-        from numba import cuda
-        return cuda.is_available() and not os.environ.get("NUMBA_ENABLE_CUDASIM")
-    except ImportError:
-        return False
 
 
 def jax_runs(pose, P, Q, w, X, repeat):
