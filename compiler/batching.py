@@ -207,29 +207,34 @@ class Batched:
         """The float leaves of the directions of the differentiated arguments, batch axis first:
         a batched argument's direction is batched along the same axis; a shared argument's
         direction is the same for every sample."""
-        batch = prepare(self.pyfunc, primals, self.in_axes)
-        out, start = [], 0
-        for i, (a, spec) in enumerate(zip(primals, batch.specs)):
-            count = sp.spec_leaf_count(spec)
-            if i in nums:
-                types = sp.spec_leaf_types(spec)
-                given = sp.leaves(directions[i])
-                if len(given) != count:
-                    raise ValueError(f"the {what} of argument {i} ({_param(self.pyfunc, i)}) does not have "
-                                     "the argument's structure")
-                for k, (leaf, t) in enumerate(zip(given, types)):
-                    if t.kind != FLOAT:
-                        continue
-                    arr = np.asarray(leaf, dtype=np.float64)
-                    ax = batch.leaf_axes[start + k]
-                    full = np.shape(sp.leaves(a)[k])
-                    if arr.shape != full:
-                        raise ValueError(f"the {what} of argument {i} ({_param(self.pyfunc, i)}) has shape "
-                                         f"{arr.shape}, but the argument has shape {full}")
-                    out.append(np.ascontiguousarray(np.moveaxis(arr, ax, 0)) if ax is not None else
-                               np.ascontiguousarray(np.broadcast_to(arr, (batch.n,) + arr.shape)))
-            start += count
+        n = self._batch_size(primals)
+        out = []
+        for i in nums:
+            where = f"argument {i} ({_param(self.pyfunc, i)})"
+            a = primals[i]
+            types = sp.spec_leaf_types(sp.spec_of(a, where))
+            given = sp.leaves(directions[i])
+            if len(given) != len(types):
+                raise ValueError(f"the {what} of {where} does not have the argument's structure")
+            axes = _leaf_axes(a, _axes_of(self.in_axes, i), where)
+            for leaf, primal, t, ax in zip(given, sp.leaves(a), types, axes):
+                if t.kind != FLOAT:
+                    continue
+                arr = np.asarray(leaf, dtype=np.float64)
+                if arr.shape != np.shape(primal):
+                    raise ValueError(f"the {what} of {where} has shape {arr.shape}, but the argument has "
+                                     f"shape {np.shape(primal)}")
+                out.append(np.ascontiguousarray(np.moveaxis(arr, ax, 0)) if ax is not None else
+                           np.ascontiguousarray(np.broadcast_to(arr, (n,) + arr.shape)))
         return out
+
+    def _batch_size(self, args: tuple) -> int:
+        """The number of samples, read from the first batched leaf (prepare checks them all)."""
+        for i, a in enumerate(args):
+            for leaf, ax in zip(sp.leaves(a), _leaf_axes(a, _axes_of(self.in_axes, i), f"argument {i}")):
+                if ax is not None and np.ndim(leaf):
+                    return np.shape(leaf)[ax]
+        return prepare(self.pyfunc, args, self.in_axes).n      # raises the error for no batched argument
 
     def batched_jvp(self, primals: tuple, tangents: tuple) -> tuple:
         """ct.jvp of the batched function: the per-sample values and tangents (their sums or
@@ -268,7 +273,7 @@ class Batched:
             if self.reduce is None:
                 seed = np.ascontiguousarray(np.moveaxis(arr, self.out_axes, 0)) if arr.ndim else arr
             else:
-                n = prepare(self.pyfunc, primals, self.in_axes).n
+                n = self._batch_size(primals)
                 seed = np.ascontiguousarray(np.broadcast_to(arr, (n,) + arr.shape))
             out = t.run(primals, (seed,))
             by_arg = dict(zip(nums, structure_grads(tuple(out.values[1:]), out.specs, nums, False)))

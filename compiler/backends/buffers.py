@@ -25,6 +25,7 @@ form."""
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from dataclasses import dataclass
 
 from ..errors import CompileError
@@ -224,16 +225,12 @@ def hoist_shared(b: Buffered, shared: frozenset) -> list:
     batch driver computes them once and passes them in, after the arguments. Returns the hoisted
     statements, in order."""
     fn = b.fn
-    assigned: dict = {}
-    for st in walk(fn.body):
-        if isinstance(st, (Assign, Pop)):
-            assigned[st.target] = assigned.get(st.target, 0) + 1
-        elif isinstance(st, SetItem):
-            assigned[st.target] = assigned.get(st.target, 0) + 2     # written in place: not a value
+    counts = Counter(st.target for st in walk(fn.body) if isinstance(st, (Assign, Pop, SetItem)))
+    once = {t for t, k in counts.items() if k == 1}       # assigned once, never written into
     known = set(shared)
     hoisted = []
     for st in fn.body:
-        if not isinstance(st, Assign) or assigned.get(st.target) != 1 or st.op in ("call", "call_value"):
+        if not isinstance(st, Assign) or st.target not in once or st.op in ("call", "call_value"):
             continue
         t = fn.types.get(st.target)
         if not (isinstance(t, Type) and t.rank == 0) or st.target in b.local or st.target in (b.workspace or {}):
