@@ -48,16 +48,21 @@ def _zeros_or(b, t, like):
     return t if t is not None else b.call("zeros_like", like)
 
 
-prim("take_along_axis", _along_type, "np.take_along_axis({0}, {1}, {axis})",
-     jvp=lambda b, out, args, tg, p: b.call("take_along_axis", tg[0], args[1], **p),
-     vjp=lambda b, g, out, args, active, p: [
-         b.call("along_axis_add", b.call("zeros_like", args[0]), args[1], g, **p), None])
-prim("along_axis_add", lambda types, p: Type(FLOAT, types[0].rank), "along_axis_add({0}, {1}, {2}, {axis})",
-     jvp=lambda b, out, args, tg, p: b.call("along_axis_add", _zeros_or(b, tg[0], args[0]), args[1],
-                                            _zeros_or(b, tg[2], args[2]), **p),
-     vjp=lambda b, g, out, args, active, p: [g, None, b.call("take_along_axis", g, args[1], **p)],
-     doc="adds the third argument into the first at the indices of the second along the axis "
-         "(repeated indices add up): the adjoint of take_along_axis")
+def _gather(name: str, add: str, infer, emit: str, what: str) -> None:
+    """A gather (`name`: x at the indices along an axis) and its adjoint `add`, which adds values
+    into x's shape at those indices (repeated indices add up); each is the other's transpose."""
+    prim(name, infer, emit,
+         jvp=lambda b, out, args, tg, p: b.call(name, tg[0], args[1], **p),
+         vjp=lambda b, g, out, args, active, p: [b.call(add, b.call("zeros_like", args[0]), args[1], g, **p), None])
+    prim(add, lambda types, p: Type(FLOAT, types[0].rank), f"{add}({{0}}, {{1}}, {{2}}, {{axis}})",
+         jvp=lambda b, out, args, tg, p: b.call(add, _zeros_or(b, tg[0], args[0]), args[1],
+                                                _zeros_or(b, tg[2], args[2]), **p),
+         vjp=lambda b, g, out, args, active, p: [g, None, b.call(name, g, args[1], **p)],
+         doc=f"adds {what} of the third argument into the first at the indices of the second along "
+             f"the axis (repeated indices add up): the adjoint of {name}")
+
+
+_gather("take_along_axis", "along_axis_add", _along_type, "np.take_along_axis({0}, {1}, {axis})", "the elements")
 
 
 def _take_type(types, params):
@@ -70,16 +75,7 @@ def _take_type(types, params):
     return Type(x.kind, x.rank)
 
 
-prim("take", _take_type, "np.take({0}, {1}, axis={axis})",
-     jvp=lambda b, out, args, tg, p: b.call("take", tg[0], args[1], **p),
-     vjp=lambda b, g, out, args, active, p: [
-         b.call("take_add", b.call("zeros_like", args[0]), args[1], g, **p), None])
-prim("take_add", lambda types, p: Type(FLOAT, types[0].rank), "take_add({0}, {1}, {2}, {axis})",
-     jvp=lambda b, out, args, tg, p: b.call("take_add", _zeros_or(b, tg[0], args[0]), args[1],
-                                            _zeros_or(b, tg[2], args[2]), **p),
-     vjp=lambda b, g, out, args, active, p: [g, None, b.call("take", g, args[1], **p)],
-     doc="adds the rows of the third argument into the first at the indices (rank 1) of the "
-         "second along the axis (repeated indices add up): the adjoint of take")
+_gather("take", "take_add", _take_type, "np.take({0}, {1}, axis={axis})", "the rows (indices of rank 1)")
 
 
 # --- searching ---
