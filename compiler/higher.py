@@ -17,11 +17,12 @@ from .backends.buffers import fresh as _fresh
 from .backends.layout import lay_out_lines
 
 
-def hvp_function(fn: Function, values: tuple, wrt: list) -> Function:
-    """f_hvp(primals..., w_dot...) -> ((value, gradients), gradient tangents = H @ w_dot)."""
+def hvp_function(fn: Function, values: tuple, wrt: list, directions: bool = False) -> Function:
+    """f_hvp(primals..., w_dot...) -> ((value, gradients), gradient tangents = H @ w_dot); with
+    `directions`, each w_dot holds several directions along a leading axis (vector forward mode)."""
     grad_fn = reverse(fn, values, wrt, seed="one", suffix="grad")
     grads = grad_fn.body[-1].values[1]
-    out = forward(grad_fn, grads, wrt, suffix="hvp")
+    out = forward(grad_fn, grads, wrt, suffix="hvp", directions=directions)
     out.name = f"{fn.name}_hvp"
     return out
 
@@ -50,6 +51,7 @@ class Driver:
     name: str
     functions: list      # IR functions printed before the driver (the inner one last)
     text: Callable       # decorator -> the driver's source
+    directions: bool = False   # the inner function takes blocks of directions (vector_driver)
 
 
 def _returned_item(index: int, count: int) -> str:
@@ -137,3 +139,79 @@ def hessian_driver(fn: Function, hvp_fn: Function, wrt: list) -> Driver:
     return driver(f"{fn.name}_hessian",
                   f"The Hessian of {fn.name}: one Hessian-vector product (forward over reverse) per input element.",
                   list(fn.params), hvp_fn, None, seeds, results, returns_value=False)
+
+
+# --- drivers of vector forward mode: blocks of directions per call ---------------------------
+
+DIRECTIONS_PER_CALL = 64     # tangents carried at once: each stacked tangent is this many times its value
+
+
+def vector_driver(name: str, doc: str, params: list, inner: Function, primal: Function | None,
+                  seeds: list, results: list, returns_value: bool) -> Driver:
+    """Like `driver`, with an inner function that takes a block of directions per tangent
+    parameter (a leading axis) and returns the tangents of all of them: one call per block of up
+    to DIRECTIONS_PER_CALL basis directions, so the primal runs once per block."""
+    taken = set(params) | {"np", "numba", inner.name, name} | ({primal.name} if primal else set())
+    local = {n: _fresh(taken, n) for n in ("value", "out", "start", "count", "stop", "k")}
+    seeds = [Seed(_fresh(taken, s.name), s.shape_of, s.size) for s in seeds]
+    for s in seeds:
+        s.flat = _fresh(taken, f"{s.name}_flat")
+    blocks = {(i, j): _fresh(taken, f"block_{i}_{j}") for i in range(len(seeds)) for j in range(len(results))}
+
+    def text(decorator: str) -> str:
+        v, out, start, count, stop, k = (local[n] for n in ("value", "out", "start", "count", "stop", "k"))
+        fill = lambda e: e.format(value=v, out=out)
+        lines = [decorator] if decorator else []
+        lines += [f"def {name}({', '.join(params)}):", f'    """{doc}"""']
+        if returns_value:
+            lines.append(f"    {v} = {primal.name}({', '.join(params)})")
+        for (i, j), b in blocks.items():
+            lines.append(f"    {b} = np.empty(({fill(seeds[i].size)}, {fill(results[j].size)}))")
+        for i, s in enumerate(seeds):
+            lines.append(f"    for {start} in range(0, {fill(s.size)}, {DIRECTIONS_PER_CALL}):")
+            lines.append(f"        {stop} = min({start} + {DIRECTIONS_PER_CALL}, {fill(s.size)})")
+            lines.append(f"        {count} = {stop} - {start}")
+            args = []
+            for other in seeds:
+                if other is s:
+                    lines.append(f"        {s.flat} = np.zeros(({count}, {fill(s.size)}))")
+                    lines.append(f"        for {k} in range({count}):")
+                    lines.append(f"            {s.flat}[{k}, {start} + {k}] = 1.0")
+                    args.append(f"{s.flat}.reshape(({count},) + {fill(s.shape_of)}.shape)" if s.shape_of
+                                else f"{s.flat}.reshape(({count},))")
+                else:
+                    zeros = f"np.zeros(({count},) + {fill(other.shape_of)}.shape)" if other.shape_of \
+                        else f"np.zeros({count})"
+                    args.append(zeros)
+            lines.append(f"        {out} = {inner.name}({', '.join(params + args)})")
+            for j, r in enumerate(results):
+                item = fill(r.access)
+                lines.append(f"        {blocks[i, j]}[{start}:{stop}] = "
+                             f"np.ascontiguousarray({item}).reshape(({count}, {fill(r.size)}))")
+        items = ", ".join(blocks.values()) + ("," if len(blocks) == 1 else "")
+        lines.append(f"    return {v}, ({items})" if returns_value else f"    return ({items})")
+        return "\n".join(lay_out_lines(lines)) + "\n"
+
+    return Driver(name, ([primal] if primal is not None else []) + [inner], text, directions=True)
+
+
+def vector_jacfwd_driver(primal: Function, jvp_fn: Function, wrt: list, out_rank: int) -> Driver:
+    """Forward mode: blocks of input directions, the primal once per block."""
+    seeds = [Seed(f"{w}_dot", w if primal.types[w].rank else "", _size(primal, w)) for w in wrt]
+    value_size = "{value}.size" if out_rank else "1"
+    return vector_driver(f"{primal.name}_jacfwd",
+                         f"The Jacobian of {primal.name} by vector forward mode: "
+                         f"up to {DIRECTIONS_PER_CALL} input directions per evaluation.",
+                         list(primal.params), jvp_fn, primal, seeds,
+                         [Result("{out}[1]", out_rank, value_size)], returns_value=True)
+
+
+def vector_hessian_driver(fn: Function, hvp_fn: Function, wrt: list) -> Driver:
+    """Forward over reverse, with blocks of input directions: the gradient runs once per block."""
+    seeds = [Seed(f"{w}_dot", w if fn.types[w].rank else "", _size(fn, w)) for w in wrt]
+    results = [Result(_returned_item(j, len(wrt)), fn.types[w].rank, _size(fn, w))
+               for j, w in enumerate(wrt)]
+    return vector_driver(f"{fn.name}_hessian",
+                         f"The Hessian of {fn.name}: Hessian-vector products (forward over reverse), "
+                         f"up to {DIRECTIONS_PER_CALL} directions per evaluation of the gradient.",
+                         list(fn.params), hvp_fn, None, seeds, results, returns_value=False)

@@ -24,6 +24,7 @@ from . import rules  # noqa: F401  (fills the rule table)
 from .frontend.lower import lower
 from .transforms.reverse import reverse
 from .transforms.forward import forward
+from .transforms.directions import CannotStack
 from .transforms.tapes import group_tapes
 from . import higher
 from .backends.pysource import module_source, njit_decorator
@@ -259,9 +260,15 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
         out_fn = forward(fn, values, wrt)
     elif mode in ("hvp", "hessian"):
         _check_scalar_output(fn, result, f"ct.{mode}")
-        out_fn = higher.hvp_function(fn, values, wrt)
+        out_fn = None
         if mode == "hessian":
-            driver = higher.hessian_driver(fn, out_fn, wrt)
+            out_fn = _vector_form(lambda: higher.hvp_function(copy.deepcopy(fn), values, wrt, directions=True), linker)
+            if out_fn is not None:
+                driver = higher.vector_hessian_driver(fn, out_fn, wrt)
+        if out_fn is None:
+            out_fn = higher.hvp_function(fn, values, wrt)
+            if mode == "hessian":
+                driver = higher.hessian_driver(fn, out_fn, wrt)
     elif mode in ("jacfwd", "jacrev"):
         first = outs[0]
         if isinstance(result, tuple) or first.type.kind != FLOAT:
@@ -271,15 +278,40 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
         primal = copy.deepcopy(fn)
         primal.doc = _docline(pyfunc, "primal", wrt)
         if mode == "jacfwd":
-            out_fn = forward(fn, values, wrt)
-            driver = higher.jacfwd_driver(primal, out_fn, wrt, first.type.rank)
+            out_fn = _vector_form(lambda: forward(copy.deepcopy(fn), values, wrt, directions=True), linker)
+            if out_fn is not None:
+                driver = higher.vector_jacfwd_driver(primal, out_fn, wrt, first.type.rank)
+            else:
+                out_fn = forward(fn, values, wrt)
+                driver = higher.jacfwd_driver(primal, out_fn, wrt, first.type.rank)
         else:
             out_fn = reverse(_split(fn, linker, values, wrt), values, wrt, seed="param", suffix="vjp")
             driver = higher.jacrev_driver(primal, out_fn, wrt, first.type.rank)
     else:
         raise ValueError(mode)
     out_fn.doc = _docline(pyfunc, {"jacfwd": "jvp", "jacrev": "vjp", "hessian": "hvp"}.get(mode, mode), wrt)
+    if driver is not None and driver.directions:
+        out_fn.doc = out_fn.doc[:-1] + ", in each direction along the first axis of the tangents."
     return fn, out_fn, driver
+
+
+def _vector_form(build, linker):
+    """The vector forward-mode function `build` makes, with the vector JVP units it calls built
+    too; None where some tangent has no stacked form (then one JVP per direction is used). The
+    clean-up passes rename statements in place, so `build` works on a copy of the function."""
+    try:
+        out_fn = build()
+        seen: set = set()
+        todo = [out_fn]
+        while todo:
+            for s in walk(todo.pop().body):
+                unit = s.param("unit") if isinstance(s, Assign) and s.op == "call" else None
+                if unit is not None and unit not in seen and any(k == "vjvp" for k, _ in unit.chain):
+                    seen.add(unit)
+                    todo.append(linker.ir(unit))
+        return out_fn
+    except CannotStack:
+        return None
 
 
 def budget_mode(mode: str) -> tuple:
@@ -337,7 +369,8 @@ def _load_driver(pyfunc, fn, mode: str, driver, target: str, boundscheck: bool =
     nb_module = loader.load(src, driver.name)
     units = linker.unit_sources("cpu", boundscheck) if linker else []
     return Compiled(getattr(nb_module, driver.name), python_run, src, nb_locmap, nb_module.__file__, inner, locmap,
-                    llvm_opt=llvm_opt_level(driver.functions + _unit_functions(linker)), units=units)
+                    llvm_opt=3 if driver.directions else llvm_opt_level(driver.functions + _unit_functions(linker)),
+                    units=units)
 
 
 def _docline(pyfunc, mode, wrt) -> str:

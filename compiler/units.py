@@ -227,7 +227,7 @@ class Linker:
             fn.body[-1] = Return(tuple(ret.values[1]), ret.loc, role=ret.role)
             fn = eliminate_dead_code(fn)
         else:
-            fn = forward(parent, values, wrt, suffix="jvp")
+            fn = forward(parent, values, wrt, suffix=kind, directions=kind == "vjvp")
         fn.doc = f"Unit: {key.describe()}."
         self.units[key] = fn
         return fn

@@ -283,6 +283,9 @@ class Shapes:
             return x[:axis] + ((ONE,) if keep else ()) + x[axis + 1:]
         if op in ("zeros", "ones", "empty"):
             return tuple(self._length(a) for a in args)
+        if op in ("stacked_empty", "stacked_zeros"):       # (directions,) + the value's shape
+            like = self._operand(args[1])
+            return None if like is None else (self._length(args[0]),) + tuple(like)
         if op == "full":
             return tuple(self._length(a) for a in args[:-1])
         if op == "getitem":

@@ -36,6 +36,11 @@ class UnitKey:
         returns (value, tangent)."""
         return UnitKey(self.func, self.specs, self.chain + (("jvp", tuple(mask)),))
 
+    def vjvp(self, mask: tuple) -> "UnitKey":
+        """The vector JVP unit: like jvp, with a leading axis of directions on each tangent
+        (transforms/directions.py)."""
+        return UnitKey(self.func, self.specs, self.chain + (("vjvp", tuple(mask)),))
+
     def fwd(self, mask: tuple) -> "UnitKey":
         """The forward sweep of this unit's VJP: returns (value, residuals...), what the adjoint
         sweep needs of the forward computation."""
@@ -92,7 +97,15 @@ def param_types(key: UnitKey, result_of) -> list:
     if kind == "bwd":
         out = result_of(parent)
         return params + [result_of(parent.fwd(mask)), Type(FLOAT, out.rank)]
+    if kind == "vjvp":
+        return params + [_stacked(t) for t, m in zip(params, mask) if m]
     return params + [t for t, m in zip(params, mask) if m]
+
+
+def _stacked(ty):
+    if isinstance(ty, TupleType):
+        return TupleType(tuple(_stacked(t) for t in ty.elts))
+    return Type(FLOAT, ty.rank + 1)
 
 
 def transformed_result(key: UnitKey, result_of) -> object:
@@ -105,4 +118,4 @@ def transformed_result(key: UnitKey, result_of) -> object:
         grads = [t for t, m in zip(params, mask) if m]
         return grads[0] if len(grads) == 1 else TupleType(tuple(grads))
     r = result_of(parent)
-    return TupleType((r, r))
+    return TupleType((r, _stacked(r) if kind == "vjvp" else r))

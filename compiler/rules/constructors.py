@@ -155,3 +155,21 @@ prim("unbroadcast", _unbroadcast_type, "unbroadcast({0}, {1})",
 # --- loops ---
 prim("trip_count", lambda types, p: Type(INT, 0), "len(range({0}, {1}, {2}))", differentiable=False,
      doc="how many trips range(start, stop, step) makes; the reverse sweep runs them backwards")
+
+
+# --- vector forward mode (transforms/directions.py) ---
+def _stacked_type(types, params):
+    like = types[1]
+    return Type(FLOAT, like.rank + 1)
+
+
+def _stacked_emit(fn):
+    def emit(a, p, t):
+        return f"np.{fn}(({a[0]},) + {a[1]}.shape)" if t[1].rank else f"np.{fn}({a[0]})"
+    return emit
+
+
+prim("stacked_empty", _stacked_type, _stacked_emit("empty"), differentiable=False,
+     doc="room for one tangent per direction: shape (directions,) + the value's shape")
+prim("stacked_zeros", _stacked_type, _stacked_emit("zeros"), differentiable=False,
+     doc="a zero tangent in every direction: shape (directions,) + the value's shape")
