@@ -3,8 +3,10 @@
 The Hessian-vector product is forward mode applied to the IR that reverse mode produced (forward
 over reverse): the gradient's tangent along v is H @ v, at about the cost of two gradients.
 Jacobians and Hessians are loops over basis directions: a generated driver function, compiled with
-the derivative it calls, seeds one direction at a time and stacks the results (jacfwd: one JVP
-per input element; jacrev: one VJP per output element; hessian: one HVP per input element)."""
+the derivative it calls, seeds directions and stacks the results: jacrev one VJP per output
+element; jacfwd and hessian one vector JVP or HVP (transforms/directions.py) per block of up to
+DIRECTIONS_PER_CALL input elements, the primal or gradient once per block, or one JVP or HVP per
+input element where the vector form does not apply."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,6 +30,8 @@ def hvp_function(fn: Function, values: tuple, wrt: list, directions: bool = Fals
 
 
 # --- drivers: loops over basis directions ---------------------------------------------------
+
+DIRECTIONS_PER_CALL = 64     # tangents carried at once: each stacked tangent is this many times its value
 
 @dataclass
 class Seed:
@@ -60,17 +64,24 @@ def _returned_item(index: int, count: int) -> str:
     return "{out}[1]" if count == 1 else f"{{out}}[1][{index}]"
 
 
+def _driver_names(name, params, inner, primal, seeds, results, locals_) -> tuple:
+    """(the driver's local names, its seeds under fresh names, the name of each (seed, result)
+    block), none of them taken by a parameter or a function the driver calls."""
+    taken = set(params) | {"np", "numba", inner.name, name} | ({primal.name} if primal else set())
+    local = {n: _fresh(taken, n) for n in locals_}
+    seeds = [Seed(_fresh(taken, s.name), s.shape_of, s.size) for s in seeds]
+    for s in seeds:
+        s.flat = _fresh(taken, f"{s.name}_flat")
+    blocks = {(i, j): _fresh(taken, f"block_{i}_{j}") for i in range(len(seeds)) for j in range(len(results))}
+    return local, seeds, blocks
+
+
 def driver(name: str, doc: str, params: list, inner: Function, primal: Function | None,
            seeds: list, results: list, returns_value: bool) -> Driver:
     """A function of the primal parameters that calls `inner` once per basis direction of each
     seed and returns one block per (seed, result): block[k] = result for direction k, flattened.
     With `returns_value` it evaluates `primal` first and returns (value, blocks)."""
-    taken = set(params) | {"np", "numba", inner.name, name} | ({primal.name} if primal else set())
-    local = {n: _fresh(taken, n) for n in ("value", "out", "k")}
-    seeds = [Seed(_fresh(taken, s.name), s.shape_of, s.size) for s in seeds]
-    for s in seeds:
-        s.flat = _fresh(taken, f"{s.name}_flat")
-    blocks = {(i, j): _fresh(taken, f"block_{i}_{j}") for i in range(len(seeds)) for j in range(len(results))}
+    local, seeds, blocks = _driver_names(name, params, inner, primal, seeds, results, ("value", "out", "k"))
 
     def text(decorator: str) -> str:
         v, out, k = local["value"], local["out"], local["k"]
@@ -111,14 +122,17 @@ def _size(fn: Function, name: str) -> str:
     return f"{name}.size" if fn.types[name].rank else "1"
 
 
-def jacfwd_driver(primal: Function, jvp_fn: Function, wrt: list, out_rank: int) -> Driver:
-    """Forward mode: one JVP per element of each differentiated input."""
+def jacfwd_driver(primal: Function, jvp_fn: Function, wrt: list, out_rank: int,
+                  directions: bool = False) -> Driver:
+    """Forward mode: one JVP per element of each differentiated input, or with `directions` one
+    vector JVP per block of input elements (the primal once per block)."""
     seeds = [Seed(f"{w}_dot", w if primal.types[w].rank else "", _size(primal, w)) for w in wrt]
     value_size = "{value}.size" if out_rank else "1"
-    return driver(f"{primal.name}_jacfwd",
-                  f"The Jacobian of {primal.name} by forward mode: one JVP per input element.",
-                  list(primal.params), jvp_fn, primal, seeds,
-                  [Result("{out}[1]", out_rank, value_size)], returns_value=True)
+    how = (f"vector forward mode: up to {DIRECTIONS_PER_CALL} input directions per evaluation" if directions
+           else "forward mode: one JVP per input element")
+    return (vector_driver if directions else driver)(
+        f"{primal.name}_jacfwd", f"The Jacobian of {primal.name} by {how}.", list(primal.params), jvp_fn,
+        primal, seeds, [Result("{out}[1]", out_rank, value_size)], returns_value=True)
 
 
 def jacrev_driver(primal: Function, vjp_fn: Function, wrt: list, out_rank: int) -> Driver:
@@ -131,19 +145,22 @@ def jacrev_driver(primal: Function, vjp_fn: Function, wrt: list, out_rank: int) 
                   list(primal.params), vjp_fn, primal, seeds, results, returns_value=True)
 
 
-def hessian_driver(fn: Function, hvp_fn: Function, wrt: list) -> Driver:
-    """Forward over reverse: one Hessian-vector product per element of each input."""
+def hessian_driver(fn: Function, hvp_fn: Function, wrt: list, directions: bool = False) -> Driver:
+    """Forward over reverse: one Hessian-vector product per element of each input, or with
+    `directions` one per block of elements (the gradient once per block)."""
     seeds = [Seed(f"{w}_dot", w if fn.types[w].rank else "", _size(fn, w)) for w in wrt]
     results = [Result(_returned_item(j, len(wrt)), fn.types[w].rank, _size(fn, w))
                for j, w in enumerate(wrt)]
-    return driver(f"{fn.name}_hessian",
-                  f"The Hessian of {fn.name}: one Hessian-vector product (forward over reverse) per input element.",
-                  list(fn.params), hvp_fn, None, seeds, results, returns_value=False)
+    how = (f"Hessian-vector products (forward over reverse), up to {DIRECTIONS_PER_CALL} directions per "
+           "evaluation of the gradient" if directions
+           else "one Hessian-vector product (forward over reverse) per input element")
+    return (vector_driver if directions else driver)(
+        f"{fn.name}_hessian", f"The Hessian of {fn.name}: {how}.", list(fn.params), hvp_fn, None, seeds,
+        results, returns_value=False)
 
 
 # --- drivers of vector forward mode: blocks of directions per call ---------------------------
 
-DIRECTIONS_PER_CALL = 64     # tangents carried at once: each stacked tangent is this many times its value
 
 
 def vector_driver(name: str, doc: str, params: list, inner: Function, primal: Function | None,
@@ -151,12 +168,8 @@ def vector_driver(name: str, doc: str, params: list, inner: Function, primal: Fu
     """Like `driver`, with an inner function that takes a block of directions per tangent
     parameter (a leading axis) and returns the tangents of all of them: one call per block of up
     to DIRECTIONS_PER_CALL basis directions, so the primal runs once per block."""
-    taken = set(params) | {"np", "numba", inner.name, name} | ({primal.name} if primal else set())
-    local = {n: _fresh(taken, n) for n in ("value", "out", "start", "count", "stop", "k")}
-    seeds = [Seed(_fresh(taken, s.name), s.shape_of, s.size) for s in seeds]
-    for s in seeds:
-        s.flat = _fresh(taken, f"{s.name}_flat")
-    blocks = {(i, j): _fresh(taken, f"block_{i}_{j}") for i in range(len(seeds)) for j in range(len(results))}
+    local, seeds, blocks = _driver_names(name, params, inner, primal, seeds, results,
+                                         ("value", "out", "start", "count", "stop", "k"))
 
     def text(decorator: str) -> str:
         v, out, start, count, stop, k = (local[n] for n in ("value", "out", "start", "count", "stop", "k"))
@@ -193,25 +206,3 @@ def vector_driver(name: str, doc: str, params: list, inner: Function, primal: Fu
         return "\n".join(lay_out_lines(lines)) + "\n"
 
     return Driver(name, ([primal] if primal is not None else []) + [inner], text, directions=True)
-
-
-def vector_jacfwd_driver(primal: Function, jvp_fn: Function, wrt: list, out_rank: int) -> Driver:
-    """Forward mode: blocks of input directions, the primal once per block."""
-    seeds = [Seed(f"{w}_dot", w if primal.types[w].rank else "", _size(primal, w)) for w in wrt]
-    value_size = "{value}.size" if out_rank else "1"
-    return vector_driver(f"{primal.name}_jacfwd",
-                         f"The Jacobian of {primal.name} by vector forward mode: "
-                         f"up to {DIRECTIONS_PER_CALL} input directions per evaluation.",
-                         list(primal.params), jvp_fn, primal, seeds,
-                         [Result("{out}[1]", out_rank, value_size)], returns_value=True)
-
-
-def vector_hessian_driver(fn: Function, hvp_fn: Function, wrt: list) -> Driver:
-    """Forward over reverse, with blocks of input directions: the gradient runs once per block."""
-    seeds = [Seed(f"{w}_dot", w if fn.types[w].rank else "", _size(fn, w)) for w in wrt]
-    results = [Result(_returned_item(j, len(wrt)), fn.types[w].rank, _size(fn, w))
-               for j, w in enumerate(wrt)]
-    return vector_driver(f"{fn.name}_hessian",
-                         f"The Hessian of {fn.name}: Hessian-vector products (forward over reverse), "
-                         f"up to {DIRECTIONS_PER_CALL} directions per evaluation of the gradient.",
-                         list(fn.params), hvp_fn, None, seeds, results, returns_value=False)

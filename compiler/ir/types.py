@@ -57,6 +57,14 @@ class TapeType:
     rank = -1
 
 
+def stacked(ty):
+    """The type of K tangents of a value of type `ty` (vector forward mode): a leading axis of
+    directions on each array; a tuple's items each stacked."""
+    if isinstance(ty, TupleType):
+        return TupleType(tuple(stacked(t) for t in ty.elts))
+    return Type(FLOAT, ty.rank + 1)
+
+
 def scalar(kind: str) -> Type:
     return Type(kind, 0)
 

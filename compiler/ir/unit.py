@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .types import Type, TupleType, FLOAT
+from .types import Type, TupleType, FLOAT, stacked
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,8 @@ def param_types(key: UnitKey, result_of) -> list:
         out = result_of(parent)
         return params + [result_of(parent.fwd(mask)), Type(FLOAT, out.rank)]
     if kind == "vjvp":
-        return params + [_stacked(t) for t, m in zip(params, mask) if m]
+        return params + [stacked(t) for t, m in zip(params, mask) if m]
     return params + [t for t, m in zip(params, mask) if m]
-
-
-def _stacked(ty):
-    if isinstance(ty, TupleType):
-        return TupleType(tuple(_stacked(t) for t in ty.elts))
-    return Type(FLOAT, ty.rank + 1)
 
 
 def transformed_result(key: UnitKey, result_of) -> object:
@@ -118,4 +112,4 @@ def transformed_result(key: UnitKey, result_of) -> object:
         grads = [t for t, m in zip(params, mask) if m]
         return grads[0] if len(grads) == 1 else TupleType(tuple(grads))
     r = result_of(parent)
-    return TupleType((r, _stacked(r) if kind == "vjvp" else r))
+    return TupleType((r, stacked(r) if kind == "vjvp" else r))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop,
                         Var, Const, Function, walk, blocks, flat_values)
-from ..ir.types import Type, TupleType, INT, FLOAT
+from ..ir.types import Type, TupleType, INT, FLOAT, stacked
 from ..ir.primitives import PRIMITIVES
 from .cleanup import eliminate_dead_code
 
@@ -46,13 +46,6 @@ class Marks:
             self.tangent.add(id(s))
             if structural:
                 self.structural.add(id(s))
-
-
-def stacked(ty):
-    """The type of K tangents of a value of type `ty`."""
-    if isinstance(ty, TupleType):
-        return TupleType(tuple(stacked(t) for t in ty.elts))
-    return Type(FLOAT, ty.rank + 1)
 
 
 @dataclass
@@ -88,7 +81,7 @@ def _stmt_writes(s) -> set:
 
 class _Stacker:
     def __init__(self, fn: Function, marks: Marks, tangent_params: list):
-        self.fn, self.marks = fn, marks
+        self.marks = marks
         self.names, self.types = fn.names, fn.types
         self.orig = dict(fn.types)
         self.params = list(tangent_params)
@@ -151,8 +144,8 @@ class _Stacker:
             return False
         tangents = [a for a in s.args if isinstance(a, Var) and a.name in self.tnames]
         others = [a for a in s.args if isinstance(a, Var) and a.name not in self.tnames]
-        return bool(tangents) and all(getattr(self.orig.get(a.name), "rank", -1) >= 0 for a in tangents) and \
-            all(isinstance(self.orig.get(a.name), Type) and self.orig[a.name].rank <= rank for a in others)
+        return bool(tangents) and all(isinstance(self.orig.get(a.name), Type) and self.orig[a.name].rank <= rank
+                                      for a in others)
 
     def segment(self, stmts) -> list:
         out: list = []
@@ -290,7 +283,7 @@ class _Stacker:
             return [s]
         if isinstance(s, Push):
             v = self._as_tangent(s.value, out)
-            if self._scalar(v.name) and v.name in self.orig:     # a number's buffer is written again
+            if self._scalar(v.name):     # a number's buffer is written again
                 c = self.fresh("t", self.types[v.name])
                 out.append(Assign(c, "copy", (v,), (), s.loc, "tangent"))
                 v = Var(c)
@@ -338,7 +331,7 @@ class _Stacker:
             out.append(SetItem(s.target, (), WHOLE, Var(target), s.loc, "tangent"))
         return out
 
-    def whole_stack(self, s: Assign, renamed: dict | None = None) -> list:
+    def whole_stack(self, s: Assign, renamed: dict) -> list:
         """The statement itself on the stacks; a tangent of lower rank than the result gets axes
         of length 1 after the directions axis (its per-direction broadcast)."""
         out: list = []
@@ -347,10 +340,10 @@ class _Stacker:
             return [Assign(s.target, "stacked_zeros", (Var(self.k_count), s.args[0]), (), s.loc, s.role)]
         args = []
         for a in s.args:
-            if isinstance(a, Var) and a.name in self.tnames:
-                a = self._as_tangent(a, out)
-                a = Var(renamed[a.name]) if renamed and a.name in renamed else a
-                for _ in range(rank - self.orig[a.name].rank if a.name in self.orig else 0):
+            if isinstance(a, Var) and a.name in self.stacked:
+                lower = rank - self.orig[a.name].rank
+                a = Var(renamed.get(a.name, a.name))
+                for _ in range(lower):
                     e = self.fresh("t", Type(FLOAT, self.types[a.name].rank + 1))
                     out.append(Assign(e, "expand_dims", (a,), (("axis", 1),), s.loc, s.role))
                     a = Var(e)
@@ -401,12 +394,26 @@ class _Stacker:
             buffer[n] = name
             out.append(Assign(name, "stacked_empty", (count, Var(like)), (), None, "tangent"))
         written: set = set()
-        loop: list = []
+        loop: list = []              # the open loop over directions: [k, its body, per-name values]
 
         def close():
             if loop:
-                k, body, loc = loop.pop()
+                k, body, _ = loop
+                loc = next((t.loc for t in body if t.loc is not None), None)
                 out.append(For(k, Const(0), count, Const(1), body, loc, "tangent"))
+                loop.clear()
+
+        def read(v):
+            """v in direction k: a stack's row (a view), or the number written this trip."""
+            if not (isinstance(v, Var) and v.name in self.stacked):
+                return v
+            k, body, current = loop
+            if current.get(v.name) is None:
+                src = buffer.get(v.name, v.name) if v.name in written else v.name
+                view = self.fresh(f"{v.name}_k", self.orig[v.name], temp=False)
+                body.append(Assign(view, "getitem", (Var(src), Var(k)), ROW, None, "tangent"))
+                current[v.name] = Var(view)
+            return current[v.name]
 
         for s in run.tangent:
             if id(s) in self.whole:
@@ -414,22 +421,8 @@ class _Stacker:
                 out.extend(self.whole_stack(s, {n: buffer[n] for n in written if n in buffer}))
                 continue
             if not loop:
-                loop.append((self.fresh("k", Type(INT, 0), temp=False), [], s.loc))
-                current: dict = {}       # name -> its value in direction k (a number, or a row view)
-            k, body, _ = loop[0]
-
-            def read(v):
-                if not (isinstance(v, Var) and v.name in self.stacked):
-                    return v
-                got = current.get(v.name)
-                if got is not None:
-                    return got
-                src = buffer.get(v.name, v.name) if v.name in written else v.name
-                view = self.fresh(f"{v.name}_k", self.orig[v.name], temp=False)
-                body.append(Assign(view, "getitem", (Var(src), Var(k)), ROW, None, "tangent"))
-                current[v.name] = Var(view)
-                return Var(view)
-
+                loop.extend([self.fresh("k", Type(INT, 0), temp=False), [], {}])
+            k, body, current = loop
             if isinstance(s, SetItem):
                 value, index = read(s.value), tuple(read(a) for a in s.index_args)
                 if s.target in self.stacked:         # x_dot[k, index]: the write reaches the stack
@@ -446,13 +439,12 @@ class _Stacker:
             if s.target not in self.stacked:
                 body.append(Assign(s.target, s.op, args, s.params, s.loc, s.role))
                 continue
-            dest = buffer.get(s.target, s.target)
             if s.op == "alias":
                 value = args[0]
             else:
                 value = Var(self.fresh("t", self.orig[s.target]))
                 body.append(Assign(value.name, s.op, args, s.params, s.loc, s.role))
-            body.append(SetItem(dest, (Var(k),), ROW, value, s.loc, s.role))
+            body.append(SetItem(buffer.get(s.target, s.target), (Var(k),), ROW, value, s.loc, s.role))
             written.add(s.target)
             current[s.target] = value if self._scalar(s.target) else None
         close()
@@ -482,7 +474,4 @@ def stack_tangents(fn: Function, marks: Marks, tangent_params: list) -> Function
     items = st.segment(fn.body)
     st.classify(items)
     fn.body = st.entry() + st.emit(items)
-    for s in walk(fn.body):
-        if isinstance(s, Return) and s is not fn.body[-1]:
-            raise CannotStack("a return inside a block")
     return eliminate_dead_code(fn)

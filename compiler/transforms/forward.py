@@ -11,12 +11,12 @@ import copy
 
 from ..ir.nodes import (Assign, SetItem, Return, If, For, While, TapeNew, Push, Pop, Var,
                         Const, Function, walk)
-from ..ir.types import FLOAT, TupleType
+from ..ir.types import FLOAT, TupleType, stacked
 from ..rules import table
 from ..ir.builder import Builder
 from .activity import varied
 from .cleanup import eliminate_dead_code, coalesce_aliases
-from .directions import Marks, stack_tangents, stacked
+from .directions import Marks, stack_tangents
 from ..frontend.control import VIEW_OPS
 
 
