@@ -263,12 +263,10 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
         out_fn = None
         if mode == "hessian":
             out_fn = _vector_form(lambda: higher.hvp_function(copy.deepcopy(fn), values, wrt, directions=True), linker)
-            if out_fn is not None:
-                driver = higher.hessian_driver(fn, out_fn, wrt, directions=True)
-        if out_fn is None:
-            out_fn = higher.hvp_function(fn, values, wrt)
-            if mode == "hessian":
-                driver = higher.hessian_driver(fn, out_fn, wrt)
+        directions = out_fn is not None
+        out_fn = out_fn or higher.hvp_function(fn, values, wrt)
+        if mode == "hessian":
+            driver = higher.hessian_driver(fn, out_fn, wrt, directions)
     elif mode in ("jacfwd", "jacrev"):
         first = outs[0]
         if isinstance(result, tuple) or first.type.kind != FLOAT:
@@ -279,11 +277,9 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
         primal.doc = _docline(pyfunc, "primal", wrt)
         if mode == "jacfwd":
             out_fn = _vector_form(lambda: forward(copy.deepcopy(fn), values, wrt, directions=True), linker)
-            if out_fn is not None:
-                driver = higher.jacfwd_driver(primal, out_fn, wrt, first.type.rank, directions=True)
-            else:
-                out_fn = forward(fn, values, wrt)
-                driver = higher.jacfwd_driver(primal, out_fn, wrt, first.type.rank)
+            directions = out_fn is not None
+            out_fn = out_fn or forward(fn, values, wrt)
+            driver = higher.jacfwd_driver(primal, out_fn, wrt, first.type.rank, directions)
         else:
             out_fn = reverse(_split(fn, linker, values, wrt), values, wrt, seed="param", suffix="vjp")
             driver = higher.jacrev_driver(primal, out_fn, wrt, first.type.rank)

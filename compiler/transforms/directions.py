@@ -184,8 +184,8 @@ class _Stacker:
                     self.whole.add(id(s))
                 run.tangent.append(s)
                 run.reads |= _stmt_reads(s) - self.tnames
-                if isinstance(s, Assign) and s.target in self.marks.partner:
-                    run.reads.add(self.marks.partner[s.target])
+                if isinstance(s, Assign) and s.target in self.marks.partner and not self._scalar(s.target):
+                    run.reads.add(self.marks.partner[s.target])     # its stack takes that value's shape
                 continue
             elif id(s) in self.marks.tangent:
                 flush()

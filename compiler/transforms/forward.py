@@ -17,7 +17,7 @@ from ..ir.builder import Builder
 from .activity import varied
 from .cleanup import eliminate_dead_code, coalesce_aliases
 from .directions import Marks, stack_tangents
-from ..frontend.control import VIEW_OPS
+from .reverse import VIEW_OPS
 
 
 def _all_float(ty) -> bool:
