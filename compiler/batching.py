@@ -612,7 +612,8 @@ def _flat_result(r, outputs: list) -> list:
 
 
 def fused_symbolic(*args):
-    """The CPU batch module of symbolic per-sample code as one loop (symbolic.py), or None."""
+    """The CPU batch module of symbolic per-sample code as one loop (symbolic.py) and the name of
+    its function that runs a range of samples, or None."""
     from .symbolic import fused_module_source
     return fused_module_source(*args)
 
@@ -695,10 +696,11 @@ def build(pyfunc, specs, leaf_batched: list, plan: Plan, target: str, boundschec
             src += "\n\n" + workspace_source(b, sizing, params)
         module = loader.load(src, name)
         runner = BufferRun(getattr(module, name), outputs, len(b.tapes), "cuda", module.sum_rows, kinds)
-    elif not b.workspace and plan.inner.startswith(("symbolic ", "auto ")) and (src := fused_symbolic(
+    elif not b.workspace and plan.inner.startswith(("symbolic ", "auto ")) and (fused := fused_symbolic(
             b, header, name, doc, params, batched, outputs, boundscheck)) is not None:    # one loop: symbolic.py
+        src, rows = fused
         module = loader.load(src, name)
-        runner = BufferRun(getattr(module, name), outputs, 0, "cpu")
+        runner = BufferRun(getattr(module, name), outputs, 0, "cpu", rows=getattr(module, rows))
     else:
         hoisted = [(st.target, statement_code(b.fn, st))
                    for st in hoist_shared(b, frozenset(p for p, bt in zip(params, batched) if not bt))]

@@ -225,14 +225,21 @@ def llvm_opt_level(functions) -> int:
     return 1 if arrays >= ARRAY_STATEMENTS_FOR_O1 else 3
 
 
-def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linker=None) -> tuple:
+def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linker=None,
+                 regions: bool = False) -> tuple:
     """(the lowered function, its transformed IR, the driver of a Jacobian or Hessian or None):
     everything but printing and loading, so other backends can print the same IR. With a
-    `linker`, calls may be calls to units (which the linker then prints); without, all inline."""
+    `linker`, calls may be calls to units (which the linker then prints); without, all inline.
+    With `regions`, the straight-line scalar code between loops and branches is made symbolic
+    before differentiation (transforms/regions.py; the lowered function's `regions` lists where)."""
     if mode.startswith(("symbolic ", "auto ")):     # ct.jacrev(f, symbolic=...): transforms/symbolic.py
         from .transforms.symbolic import symbolic_ir
         return symbolic_ir(pyfunc, specs, mode, wrt_args, has_aux)
     fn, result = lower(pyfunc, specs, calls=linker)
+    if regions:
+        from .transforms.regions import symbolic_regions
+        fn, made = symbolic_regions(fn)
+        fn.regions = made
     driver = None
     mode, memory_limit = budget_mode(mode)
     outs = tuple(flat_values(result if isinstance(result, tuple) else (result,)))   # `return loss, (a, b)`: in order

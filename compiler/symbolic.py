@@ -104,20 +104,30 @@ def sample_mode(inner: str, batch, target: str) -> str:
 
 
 def fused_module_source(b, header: str, name: str, doc: str, params: list, batched: list, outputs: list,
-                        boundscheck: bool) -> str | None:
+                        boundscheck: bool) -> tuple[str, str] | None:
     """The CPU batch module of symbolic per-sample code in buffer form (backends/buffers.py): a
     function runs the per-sample statements in a loop over a range of samples, on the batch's rows
     (`x[i, 0]`, `jac[i, 0, 1] = ...`), and a parallel driver with the calling convention of
     parallel.buffer_driver_source gives each thread its range. No per-sample call and no array
     views, so LLVM optimizes the whole loop (about 1.5x faster than calling the per-sample function
     for each sample), and the parallel driver stays small (Numba's parallel passes are slow on
-    large loop bodies). None when the code is not straight-line."""
+    large loop bodies). Returns the module's source and the name of the function that runs a range
+    of samples; None when the code is not straight-line.
+
+    That function does not check indices (boundscheck=False whatever ct.config.boundscheck says):
+    symbolic code is made for the exact shapes of one sample, so its positions are numbers that
+    SymPy already checked against them, the batch driver checks that the batched arguments agree
+    on the batch size, and the rows run are those of the batch.
+
+    Where the code calls sines, exponentials and the like on per-sample values, the loop runs
+    LANES samples at a time with those calls as vector calls (backends/lanes.py)."""
     from .ir.nodes import Assign, SetItem, Return, Var, Const, Function
     from .ir.types import Type, INT
     from .backends.pysource import function_source, statement_code, njit_decorator
     from .backends.buffers import fresh
     from .backends.parallel import CHUNK_FAILED
     from .backends.layout import lay_out_lines
+    from .backends.lanes import rows_lines, renamed, LANES
     fn = b.fn
     if b.tapes or any(not isinstance(s, (Assign, SetItem, Return)) for s in fn.body):
         return None
@@ -132,8 +142,13 @@ def fused_module_source(b, header: str, name: str, doc: str, params: list, batch
     for p, rank in b.outputs:
         types[p] = Type(types.get(p, Type("float", 0)).kind, max(rank, 1) + 1)
     first = (("int",),)
-    body = []
-    for s in fn.body:
+    # a number per sample (x) is the batch's element x[i], read into a name of its own
+    scalars = {p: fresh(taken, f"{p}_i") for p in params if p in whole and fn.types[p].rank == 0}
+    body = [Assign(element, "getitem", (Var(p), Var(i)), (("index", first),), None, "primal")
+            for p, element in scalars.items()]
+    for p, element in scalars.items():
+        types[element] = fn.types[p]
+    for s in (renamed(s, scalars) for s in fn.body):
         if isinstance(s, Assign):
             reads = [a.name for a in s.args if isinstance(a, Var) and (a.name in whole or a.name in row)]
             if reads:
@@ -152,19 +167,28 @@ def fused_module_source(b, header: str, name: str, doc: str, params: list, batch
                 if rank == 0:
                     body.append(SetItem(p, (Var(row[p]), Const(0)), (("index", first + first),), v, None,
                                         s.role, "add"))
-    inner = Function(name, [], body, fn.filename, types)
-    inner.names = getattr(fn, "names", None)
-    lines, _ = function_source(inner, "", statement_code)
     rows = fresh(taken, f"{fn.name}_rows")
     start, stop = fresh(taken, "start"), fresh(taken, "stop")
     bufs = [p for p, _ in b.outputs]
     args = ", ".join(list(params) + bufs)
-    src = [f"# {line}" for line in header.splitlines()] + ["import numpy as np", "import numba", "", "",
-           njit_decorator(boundscheck)]
+    shared = {p for p, bt in zip(params, batched) if not bt}
+    blocked = rows_lines(body, types, taken, shared, whole, i, start, stop, fn.filename)
+    imports = ["import numpy as np", "import numba"]
+    if blocked is not None:
+        lines, used = blocked
+        imports.append(f"from cotangent.backends.vector_math import {', '.join(used)}")
+        how = (f"{LANES} at a time, their {', '.join(u[len('vector_'):] for u in used)} as vector calls "
+               f"(backends/lanes.py)")
+    else:
+        inner = Function(name, [], body, fn.filename, types)
+        inner.names = getattr(fn, "names", None)
+        lines = [f"    for {i} in range({start}, {stop}):"]
+        lines += ["    " + line for line in function_source(inner, "", statement_code)[0][1:]]
+        how = "row by row"
+    src = [f"# {line}" for line in header.splitlines()] + imports + ["", "", njit_decorator(False)]
     src += lay_out_lines([f"def {rows}({args}, {c}, {start}, {stop}):",
-                          f'    """{fn.doc} Samples start to stop of the batch (chunk {c}), row by row."""',
-                          f"    for {i} in range({start}, {stop}):"])
-    src += ["    " + line for line in lines[1:]]
+                          f'    """{fn.doc} Samples start to stop of the batch (chunk {c}), {how}."""'])
+    src += lines
     src += ["", "", njit_decorator(boundscheck, parallel=True)] + lay_out_lines([
             f"def {name}({args}, {chunks}):",
             f'    """{doc}"""',
@@ -175,4 +199,4 @@ def fused_module_source(b, header: str, name: str, doc: str, params: list, batch
             f"        {done}[{c}] = True",
             f"    if not {done}.all():                 # a chunk stopped at an error",
             f'        raise RuntimeError("{CHUNK_FAILED}")'])
-    return "\n".join(src) + "\n"
+    return "\n".join(src) + "\n", rows

@@ -22,8 +22,12 @@ class BufferRun:
     """Calls one driver in buffer form; remembers the tape length the batch needed last."""
 
     def __init__(self, driver, outputs: list, n_tapes: int, target: str, sum_rows=None,
-                 scratch_kinds: tuple = ()):
+                 scratch_kinds: tuple = (), rows=None):
         self.driver, self.outputs, self.n_tapes, self.target = driver, outputs, n_tapes, target
+        # a function of (arguments, buffers, chunk, start, stop) that runs samples start to stop
+        # (the fused symbolic loop): one chunk calls it directly, so a run on one thread never
+        # compiles the parallel driver, which would optimise the whole loop again
+        self.rows = rows
         self.sum_rows = sum_rows
         self.scratch_kinds = scratch_kinds      # per scratch array: "float", "int" or "bool"
         self.capacity = 32
@@ -50,7 +54,10 @@ class BufferRun:
         scratch = self.scratch(chunks, scratch_shapes)
         while True:
             bufs = self.buffers(n, chunks, shapes, False)
-            self.driver(*leaves, *bufs, *scratch, chunks)
+            if chunks == 1 and self.rows is not None and not scratch:
+                self.rows(*leaves, *bufs, 0, 0, n)
+            else:
+                self.driver(*leaves, *bufs, *scratch, chunks)
             if not self._longer(int(bufs[-1].max()) if self.n_tapes else 0):
                 break
         return tuple(self._finish(b.sum(axis=0)[:(s or (1,))[0]] if o.summed else b, s, o.summed)

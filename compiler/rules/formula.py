@@ -11,8 +11,15 @@ The IR keeps such an assignment as one statement whose parameter `tree` is the e
 
 so every pass that reads statements (dead code, buffer form, liveness) sees the names it reads,
 and `expand` gives the same computation as three-address statements for backends that print one
-primitive at a time (CUDA). A formula has no derivative rules: it is made after differentiation."""
+primitive at a time (CUDA).
+
+Symbolic regions (transforms/regions.py) make formulas before differentiation, from runs of scalar
+statements inside loops and branches, over the primitives of SMOOTH. Their derivative rules are
+SymPy's: the formula as one expression, its partial derivatives taken together, common
+subexpressions shared between them, printed back as statements."""
 from __future__ import annotations
+
+import functools
 
 from ..errors import CompileError
 from ..ir.types import Type, FLOAT
@@ -86,11 +93,92 @@ def _emit(a, p, t):
     return render(p["tree"], list(a))[0]
 
 
-def _no_rule(*_args):
-    raise CompileError("a formula statement has no derivative rule: symbolic mode makes formulas after "
-                       "differentiating, so nothing differentiates them again",
-                       hint="this is a cotangent bug; differentiate the original function instead")
+# the primitives a formula made before differentiation may apply: SymPy's derivatives of these are
+# the elementwise rules' own (no branches, no manual rules)
+SMOOTH = frozenset({"add", "sub", "mul", "truediv", "neg", "pow", "square", "sqrt", "exp", "exp2", "expm1",
+                    "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
+                    "arctan2", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "hypot"})
 
 
-register(Primitive("formula", _infer, _emit, jvp=_no_rule, vjp=_no_rule,
-                   doc="one scalar expression printed on one line (symbolic mode's output)"))
+def _number(v):
+    from .derive import sympy
+    sp = sympy()
+    if isinstance(v, bool) or float(v).is_integer():
+        return sp.Integer(int(v))
+    # the decimal the user wrote (0.1 is 1/10, so 0.01 * 0.1 folds to 0.001), printed back as the
+    # same float
+    return sp.nsimplify(float(v), rational=True)
+
+
+def expression(tree, xs):
+    """The SymPy expression of a formula tree whose k-th operand is the symbol xs[k]."""
+    from .elementwise import DEFINITIONS
+    head = tree[0]
+    if head == "arg":
+        return xs[tree[1]]
+    if head == "const":
+        return _number(tree[1])
+    if head not in SMOOTH:
+        raise CompileError(f"a formula statement applies {head}, which has no derivative rule in a formula",
+                           hint="this is a cotangent bug: symbolic regions take only smooth primitives")
+    return DEFINITIONS[head].expr(*[expression(k, xs) for k in tree[1:]])
+
+
+@functools.lru_cache(maxsize=None)
+def _symbols(n: int) -> tuple:
+    from .derive import sympy
+    sp = sympy()
+    return tuple(sp.Symbol(f"a{k}", real=True) for k in range(n))
+
+
+@functools.lru_cache(maxsize=1024)
+def partials(tree, consts: tuple, wanted: tuple) -> tuple:
+    """(shared, parts): SymPy's partial derivatives of the formula with respect to the operands
+    `wanted` marks (None elsewhere and where one is zero), after common-subexpression elimination
+    over all of them; `shared` are the (symbol, expression) pairs they read, in order. `consts`
+    holds a constant operand's value (or None) per position, substituted before deriving."""
+    from .derive import sympy
+    sp = sympy()
+    xs = _symbols(len(consts))
+    expr = expression(tree, xs).subs({x: _number(c) for x, c in zip(xs, consts) if c is not None})
+    raw = [sp.diff(expr, x) if want and c is None else sp.Integer(0) for x, c, want in zip(xs, consts, wanted)]
+    shared, reduced = sp.cse(raw, symbols=sp.numbered_symbols("c", real=True), optimizations="basic")
+    return tuple(shared), tuple(None if r == 0 else r for r in reduced)
+
+
+def _env(b, shared, args, consts):
+    from .derive import emit_expr
+    env = {x: a for x, a, c in zip(_symbols(len(args)), args, consts) if c is None}
+    for sym, e in shared:
+        env[sym] = emit_expr(b, e, env)
+    return env
+
+
+def _vjp(b, g, out, args, active, params):
+    from .derive import emit_expr, sympy
+    consts = tuple(a.const_value() if a.is_const else None for a in args)
+    shared, parts = partials(params["tree"], consts, tuple(bool(a) for a in active))
+    env = _env(b, shared, args, consts)
+    G = sympy().Symbol("g", real=True)
+    env[G] = g
+    return [emit_expr(b, G * p, env, first=G) if act and p is not None else None for p, act in zip(parts, active)]
+
+
+def _jvp(b, out, args, tangents, params):
+    from .derive import emit_expr, sympy
+    sp = sympy()
+    consts = tuple(a.const_value() if a.is_const else None for a in args)
+    shared, parts = partials(params["tree"], consts, tuple(t is not None for t in tangents))
+    env = _env(b, shared, args, consts)
+    total = sp.Integer(0)
+    for k, (p, t) in enumerate(zip(parts, tangents)):
+        if t is not None and p is not None:
+            T = sp.Symbol(f"dot{k}", real=True)
+            env[T] = t
+            total = total + p * T
+    return None if total == 0 else emit_expr(b, total, env)
+
+
+register(Primitive("formula", _infer, _emit, jvp=_jvp, vjp=_vjp,
+                   doc="one scalar expression printed on one line (symbolic mode's output, and "
+                       "symbolic regions inside loops: derivatives by SymPy)"))

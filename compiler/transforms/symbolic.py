@@ -1591,14 +1591,26 @@ def symbolic_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool) -> tup
         suffix = {"jacobian": "jacobian"}.get(m.kind, m.kind)
         out_fn = symbolic_function(fn, m, wrt, outs[0].value, suffix)
     except NotSymbolic as e:
-        if m.how == "symbolic" or ordinary is None:
+        # a function with loops or branches keeps them, its straight-line scalar code made
+        # symbolic (transforms/regions.py); other reasons are an error under symbolic=True. (The
+        # CUDA printer takes one primitive per statement: no formulas there.)
+        regions = ordinary is not None and not has_aux and not m.cuda and _has_structure(fn)
+        if ordinary is None or (m.how == "symbolic" and not regions):
             raise CompileError(f"symbolic mode cannot take {fn.name}: {e.reason}", e.loc,
                                hint=e.hint or "pass symbolic='auto' to use the ordinary mode where "
                                               "symbolic mode does not apply") from None
-        fn2, out_fn, driver = sz.transform_ir(pyfunc, specs, ordinary, wrt_args, has_aux)
+        fn2, out_fn, driver = sz.transform_ir(pyfunc, specs, ordinary, wrt_args, has_aux, regions=regions)
         where = f" at {e.loc.short()}" if e.loc is not None else ""
-        out_fn.doc = (out_fn.doc + f" Not symbolic ({e.reason}{where}): "
-                      f"{'reverse' if ordinary in ('grad', 'jacrev') else 'forward'} mode.").strip()
+        how = "reverse" if ordinary in ("grad", "jacrev") else "forward"
+        if regions:
+            from .regions import where_text
+            locs = getattr(fn2, "regions", [])
+            made = (f"the scalar statements at {where_text(locs)} made symbolic (one expression each, "
+                    f"its derivative by SymPy)") if locs else "no run of scalar statements to make symbolic"
+            out_fn.doc = (out_fn.doc + f" Not symbolic as a whole ({e.reason}{where}): {how} mode, "
+                          f"{made}.").strip()
+        else:
+            out_fn.doc = (out_fn.doc + f" Not symbolic ({e.reason}{where}): {how} mode.").strip()
         if ordinary == "grad" and not m.per_sample:
             from .tapes import group_tapes
             out_fn = group_tapes(out_fn)
@@ -1611,6 +1623,11 @@ def symbolic_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool) -> tup
                   f"accumulation, subexpressions shared by the value and every derivative "
                   f"({report.operations} operations).")
     return fn, out_fn, None
+
+
+def _has_structure(fn: Function) -> bool:
+    """Whether the lowered function has a loop or a branch (what symbolic regions are for)."""
+    return any(isinstance(s, (For, While, If)) for s in walk(fn.body))
 
 
 def _check_output(fn, result, m: Mode, has_aux: bool) -> None:
