@@ -513,8 +513,8 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
             print(f"{start_seconds:.1f} s" + (f" ({group.method} all-reduce)" if workers > 1 else ""), flush=True)
         training = time.perf_counter()
         bar = _progress_bar(progress, total=(epochs - start_epoch) * n_batches, desc=model.name)
-        epoch = start_epoch
-        while epoch < epochs:
+        def plan():
+            """An epoch's batches and, per step, each worker's (idx, weight, noise), drawn from rng."""
             order = rng.permutation(n) if shuffle else np.arange(n)
             batches = [order[s:s + batch_size] for s in range(0, n, batch_size)]
             steps = []
@@ -523,8 +523,23 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
                          for layer, spec in zip(noise_layers, noise_specs)]
                 steps.append([(idx[a:b], (b - a) / len(idx), [z[a:b] for z in noise])
                               for a, b in _shard_spans(len(idx), workers)])
+            return batches, steps
+
+        epoch = start_epoch
+        ahead = None            # the next epoch's plan and its blocks already in flight
+        while epoch < epochs:
+            (batches, steps), started = ahead if ahead is not None else (plan(), None)
+            ahead = None
+            # the workers' state comes back when this epoch needs it (validation, early stopping, a
+            # checkpoint, the end), and every SNAPSHOT_SECONDS to resume from if a worker is lost;
+            # an epoch that needs nothing back runs into the next one without a pause
+            saving = checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs)
+            fetch = val is not None or early_stopping is not None or saving or epoch + 1 == epochs \
+                or time.perf_counter() - saved_at > SNAPSHOT_SECONDS
+            following = None if fetch else plan()
             try:
-                metrics = _run_epoch(group, epoch, steps, bar)
+                metrics, next_started = _run_epoch(group, epoch, steps, bar, started,
+                                                   None if following is None else following[1])
             except _WorkerLost as lost:
                 restarts += 1
                 if restarts > max_restarts:
@@ -546,11 +561,8 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
                     bar.n = (epoch - start_epoch) * n_batches
                     bar.refresh()
                 continue
-            # the workers' state comes back when this epoch needs it (validation, early stopping, a
-            # checkpoint, the end), and every SNAPSHOT_SECONDS to resume from if a worker is lost
-            saving = checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs)
-            fetch = val is not None or early_stopping is not None or saving or epoch + 1 == epochs \
-                or time.perf_counter() - saved_at > SNAPSHOT_SECONDS
+            if following is not None:
+                ahead = (following, next_started)
             if fetch:
                 params, state, remote_optimizer = group.snapshot()
                 model.params.data[...] = params
@@ -595,18 +607,34 @@ def _per_step(seconds: dict, workers: int, method: str, restarts: int) -> dict:
     return out
 
 
-def _run_epoch(group: _Group, epoch: int, steps: list, bar) -> np.ndarray:
+def _run_epoch(group: _Group, epoch: int, steps: list, bar, started=None, following=None) -> tuple:
     """Every step of one epoch, in blocks of about BLOCK_SECONDS, two blocks in flight (the next
-    one queued on the workers while this one runs); (loss, correct) per step."""
-    out, in_flight, at = [], deque(), 0
-    done = 0
+    one queued on the workers while this one runs); (loss, correct) per step.
+
+    `started`: this epoch's blocks already in flight, from the call before. `following`: the next
+    epoch's steps, or None: once this epoch's blocks are all submitted, the next epoch's first
+    block goes in too, so the workers do not wait for the driver between epochs (a round trip and
+    the epoch's bookkeeping). Returns (the metrics, the next epoch's blocks in flight)."""
+    in_flight, at = started if started is not None else (deque(), 0)
+    ahead, ahead_at = deque(), 0
+    out, done = [], 0
     last = time.perf_counter()
+
+    def block_size(left: int) -> int:
+        size = 1 if group.sec_per_step is None else int(BLOCK_SECONDS / max(group.sec_per_step, 1e-6))
+        return max(1, min(size, left))
     while at < len(steps) or in_flight:
-        while len(in_flight) < 2 and at < len(steps):
-            size = 1 if group.sec_per_step is None else int(BLOCK_SECONDS / max(group.sec_per_step, 1e-6))
-            size = max(1, min(size, len(steps) - at))
-            in_flight.append((size, group.submit(epoch, steps[at:at + size])))
-            at += size
+        while len(in_flight) + len(ahead) < 2:
+            if at < len(steps):
+                size = block_size(len(steps) - at)
+                in_flight.append((size, group.submit(epoch, steps[at:at + size])))
+                at += size
+            elif following is not None and ahead_at < len(following):
+                size = block_size(len(following) - ahead_at)
+                ahead.append((size, group.submit(epoch + 1, following[ahead_at:ahead_at + size])))
+                ahead_at += size
+            else:
+                break
         size, block = in_flight.popleft()
         out.append(group.wait(block))
         now = time.perf_counter()
@@ -617,4 +645,4 @@ def _run_epoch(group: _Group, epoch: int, steps: list, bar) -> np.ndarray:
         bar.update(size)
         if _BLOCK_HOOK is not None:
             _BLOCK_HOOK(group, epoch, done)
-    return np.concatenate(out)
+    return np.concatenate(out), (ahead, ahead_at)

@@ -105,6 +105,38 @@ def test_two_workers_train_as_one_process(ray_cluster, local_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_an_epoch_that_needs_nothing_back_runs_into_the_next(ray_cluster, monkeypatch):
+    """Without validation, early stopping or checkpoints, the next epoch's first block is queued on
+    the workers before the driver closes the epoch (no pause between epochs), and the result is
+    still the one-process result; with validation, an epoch closes before the next one starts."""
+    x, y = blobs()
+    settings = dict(epochs=4, batch_size=40, seed=5, progress=False)
+    model = mlp()
+    rt.fit(model, x, y, rt.Adam(lr=0.01), **settings)
+    events = []
+    submit, close_epoch = distributed._Group.submit, distributed.close_epoch
+
+    def recording_submit(self, epoch, steps):
+        events.append(("submit", epoch))
+        return submit(self, epoch, steps)
+
+    def recording_close(model_, record, *args):
+        events.append(("close", record["epoch"] - 1))
+        return close_epoch(model_, record, *args)
+    monkeypatch.setattr(distributed._Group, "submit", recording_submit)
+    monkeypatch.setattr(distributed, "close_epoch", recording_close)
+    workers_model = mlp()
+    distributed.fit(workers_model, x, y, rt.Adam(lr=0.01), workers=2, **settings)
+    assert close(workers_model.params.data, model.params.data)
+    for e in range(3):                  # epochs 0-2 need nothing back; 3 is the last
+        assert events.index(("submit", e + 1)) < events.index(("close", e)), events
+    events.clear()
+    distributed.fit(mlp(), x, y, rt.Adam(lr=0.01), workers=2, validation_split=0.2, **settings)
+    for e in range(3):
+        assert events.index(("close", e)) < events.index(("submit", e + 1)), events
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("allreduce, validate", [("object_store", True), ("collective", False),
                                                  ("shared_memory", False)])
 def test_killed_worker_is_replaced_and_nothing_is_lost(ray_cluster, local_run, monkeypatch, allreduce, validate):
