@@ -508,7 +508,8 @@ def fit(model: Model, x, y, optimizer, epochs: int = 10, batch_size: int = 32,
     restarts = 0
     try:
         group.start(saved["params"], saved["state"], saved["optimizer"])
-        start_seconds = time.perf_counter() - started
+        saved_at = time.perf_counter()          # the snapshot's age counts training time only
+        start_seconds = saved_at - started
         if progress:
             print(f"{start_seconds:.1f} s" + (f" ({group.method} all-reduce)" if workers > 1 else ""), flush=True)
         training = time.perf_counter()

@@ -123,6 +123,7 @@ def test_an_epoch_that_needs_nothing_back_runs_into_the_next(ray_cluster, monkey
     def recording_close(model_, record, *args):
         events.append(("close", record["epoch"] - 1))
         return close_epoch(model_, record, *args)
+    monkeypatch.setattr(distributed, "SNAPSHOT_SECONDS", 1e9)     # no snapshot for time's sake on a slow machine
     monkeypatch.setattr(distributed._Group, "submit", recording_submit)
     monkeypatch.setattr(distributed, "close_epoch", recording_close)
     workers_model = mlp()

@@ -149,3 +149,25 @@ def test_vmap_of_a_gradient_with_regions():
     per_sample = ct.vmap(ct.grad(loglik, symbolic=True), (0, None, None))(thetas, data, 30)
     ordinary = ct.vmap(ct.grad(loglik), (0, None, None), target="python")(thetas, data, 30)
     close(per_sample, ordinary)
+
+
+def nested(A, B, x):
+    """A random program's: SymPy's automatic evaluation recursed without end on the nested sinc and
+    tanh when it took the whole function; it now says so and the loop keeps its structure."""
+    for i in range(A.shape[1] - 1, A.shape[0]):
+        v1 = np.zeros_like(x)
+        if i < 3:
+            v2 = np.outer(B @ x, np.maximum(A[-1], x)) @ np.mean(np.where(B > 1.5, B, B), axis=0)
+    v3 = x - x * x
+    v3[len(v3) // 2] -= np.logaddexp(-1.2, 0.5) + v3[A.shape[1] - 1] / (2.0 + np.cos(B[B.shape[1] - 1, 1 - len(v3) // 2]))
+    v3[1:2] = 1.0 / (1.0 + np.sinc(0.5 * np.tanh(v3[1:2])) * np.sinc(0.5 * np.tanh(v3[1:2])))
+    return np.mean(x[:2] + v3) + 0.25 * np.sum(v3 * v3)
+
+
+def test_an_expression_too_deep_for_sympy_falls_back():
+    f = ct.differentiable(nested, target="python")
+    A = np.array([[-0.781, -0.364], [-0.069, -0.03], [0.661, -0.848], [0.818, -0.943]])
+    B = np.array([[0.122, 0.264], [-0.53, -0.769], [-0.587, -0.689], [-0.006, 0.006]])
+    x = np.array([0.337, 0.87])
+    for a, b in zip(ct.grad(f, (0, 1, 2), symbolic=True)(A, B, x), ct.grad(f, (0, 1, 2))(A, B, x)):
+        close(a, b)

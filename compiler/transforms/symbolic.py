@@ -530,6 +530,8 @@ class Evaluator:
         except (TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError) as e:
             raise NotSymbolic(f"{s.op} could not be evaluated symbolically ({type(e).__name__}: {e})",
                               s.loc) from None
+        except RecursionError:          # SymPy's automatic evaluation of a deeply nested expression
+            raise NotSymbolic(f"{s.op} nests the expression too deeply for SymPy", s.loc) from None
         self.env[s.target] = out
         self.remember(s.target, out, s.loc)
 
