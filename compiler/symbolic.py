@@ -12,6 +12,8 @@ Under ct.vmap, the per-sample function is made symbolic for one sample's shapes 
 a Jacobian per sample is then one block shaped out.shape + in.shape per differentiated leaf."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .errors import CompileError
@@ -127,7 +129,8 @@ def fused_module_source(b, header: str, name: str, doc: str, params: list, batch
     from .backends.buffers import fresh
     from .backends.parallel import CHUNK_FAILED
     from .backends.layout import lay_out_lines
-    from .backends.lanes import rows_lines, renamed, LANES
+    from .backends.lanes import rows_lines, LANES
+    from .transforms.cleanup import rename_reads
     fn = b.fn
     if b.tapes or any(not isinstance(s, (Assign, SetItem, Return)) for s in fn.body):
         return None
@@ -148,7 +151,13 @@ def fused_module_source(b, header: str, name: str, doc: str, params: list, batch
             for p, element in scalars.items()]
     for p, element in scalars.items():
         types[element] = fn.types[p]
-    for s in (renamed(s, scalars) for s in fn.body):
+
+    def per_sample(s):
+        s = copy.copy(s)
+        for p, element in scalars.items():
+            rename_reads(s, p, element)
+        return s
+    for s in (per_sample(s) for s in fn.body):
         if isinstance(s, Assign):
             reads = [a.name for a in s.args if isinstance(a, Var) and (a.name in whole or a.name in row)]
             if reads:
@@ -164,6 +173,8 @@ def fused_module_source(b, header: str, name: str, doc: str, params: list, batch
                                 (("index", first + dict(s.params)["index"]),), s.value, s.loc, s.role, s.op))
         else:
             for (p, rank), v in zip(b.outputs, b.returned):
+                if isinstance(v, Var) and v.name in scalars:
+                    v = Var(scalars[v.name])
                 if rank == 0:
                     body.append(SetItem(p, (Var(row[p]), Const(0)), (("index", first + first),), v, None,
                                         s.role, "add"))

@@ -23,7 +23,7 @@ A block of fewer than LANES samples (the last) leaves old values in the lane arr
 elements; the vector calls compute them too, and nothing reads them."""
 from __future__ import annotations
 
-from ..ir.nodes import Assign, SetItem, Return, Var, Const, Function
+from ..ir.nodes import Assign, SetItem, Var, Const, Function, operands
 from ..ir.types import Type, FLOAT, INT
 from .buffers import fresh
 from .vector_math import FUNCTIONS, LANES
@@ -57,6 +57,11 @@ def _formula(target: str, tree, args: list, s: Assign, kind: str = FLOAT) -> Ass
     return Assign(target, "formula", tuple(args), (("kind", kind), ("tree", tree)), s.loc, s.role)
 
 
+def _call(target: str, op: str, x: str, s: Assign) -> Assign:
+    """`target = np.op(x)`, at the line of s."""
+    return Assign(target, "formula", (Var(x),), (("kind", FLOAT), ("tree", (op, ("arg", 0)))), s.loc, s.role)
+
+
 def call_of(s) -> str | None:
     """The function a statement `y = f(x)` calls, where f has a vector form; else None."""
     if isinstance(s, Assign) and s.op == "formula":
@@ -76,11 +81,12 @@ def split_calls(body: list, types: dict, taken: set) -> list:
             continue
         args = list(s.args)
 
-        def operand(t):
-            """A name for the value of subtree t, assigned before the statement where needed."""
+        def operand(t, op):
+            """A name for the value of subtree t (the argument of op), assigned before the
+            statement where needed."""
             if t[0] == "arg" and isinstance(args[t[1]], Var):
                 return args[t[1]].name
-            name = fresh(taken, "u")
+            name = fresh(taken, f"{op}_arg")
             types[name] = Type(FLOAT, 0)
             out.append(_formula(name, t, args, s))
             return name
@@ -91,28 +97,23 @@ def split_calls(body: list, types: dict, taken: set) -> list:
             t = (t[0],) + tuple(visit(k, False) for k in t[1:])
             if t[0] not in FUNCTIONS or t[1][0] == "const" or root:
                 return t
-            x = operand(t[1])
+            x = operand(t[1], t[0])
             y = fresh(taken, f"{t[0]}_{x}")
             types[y] = Type(FLOAT, 0)
-            out.append(Assign(y, "formula", (Var(x),), (("kind", FLOAT), ("tree", (t[0], ("arg", 0)))),
-                              s.loc, s.role))
+            out.append(_call(y, t[0], x, s))
             args.append(Var(y))
             return ("arg", len(args) - 1)
 
         tree = visit(s.param("tree"), True)
         if tree[0] in FUNCTIONS and tree[1][0] != "const":
-            x = operand(tree[1])
-            out.append(Assign(s.target, "formula", (Var(x),), (("kind", FLOAT), ("tree", (tree[0], ("arg", 0)))),
-                              s.loc, s.role))
+            out.append(_call(s.target, tree[0], operand(tree[1], tree[0]), s))
         else:
             out.append(_formula(s.target, tree, args, s, s.param("kind", FLOAT)))
     return out
 
 
 def _reads(s) -> list:
-    if isinstance(s, Assign):
-        return [a.name for a in s.args if isinstance(a, Var)]
-    return [a.name for a in (*s.index_args, s.value) if isinstance(a, Var)]
+    return [v.name for v in operands(s) if isinstance(v, Var)]
 
 
 def _invariant(s, known: set) -> bool:
@@ -196,26 +197,27 @@ class Steps:
             else:
                 for p in runs[k]:
                     self.steps[p].append(body[k])
-        rows = {body[k].target for k in kept if _row_read(body[k], batched)}
-        arg_levels: dict = {}
+        self.placed = placed
+        self.rows = {body[k].target for k in kept if _row_read(body[k], batched)}
+        self.arg_levels: dict = {}           # a vector call's argument -> the levels of its calls
         for p, calls in enumerate(self.calls):
             for s in calls:
-                arg_levels.setdefault(s.args[0].name, set()).add(p)
-        self.crossing = [n for n in earliest if n in self.called or n in arg_levels
-                         or (n not in rows and max(need.get(n, {0})) > placed[n])]
-        # a row read is stored where a call needs it; any other value where it is assigned
-        self.store_at = {n: arg_levels[n] if n in rows else {placed[n]} for n in self.crossing
-                         if n not in self.called}
-        self.load_from = {n: -1 if n in self.called else placed[n] for n in self.crossing if n not in rows}
+                self.arg_levels.setdefault(s.args[0].name, set()).add(p)
+        self.crossing = [n for n in earliest if n in self.called or n in self.arg_levels
+                         or (n not in self.rows and max(need.get(n, {0})) > placed[n])]
 
     def loads(self, p: int) -> list:
-        """Values step p reads from lane arrays, in order of definition."""
+        """Values step p reads from lane arrays, in order of definition: a call's result, or a
+        value an earlier step made (a row read is read again instead)."""
         reads = {r for s in self.steps[p] for r in _reads(s)}
-        return [n for n in self.crossing if n in reads and n in self.load_from and self.load_from[n] < p]
+        return [n for n in self.crossing if n in reads and n not in self.rows
+                and (n in self.called or self.placed[n] < p)]
 
     def stores(self, p: int) -> list:
-        """Values step p writes into lane arrays: those later steps or vector calls read."""
-        return [n for n in self.crossing if p in self.store_at.get(n, ())]
+        """Values step p writes into lane arrays: a row read where a call needs it, any other value
+        where it is assigned."""
+        return [n for n in self.crossing if n not in self.called
+                and (p in self.arg_levels[n] if n in self.rows else self.placed[n] == p)]
 
 
 def rows_lines(body: list, types: dict, taken: set, shared: set, batched: set, i: str, start: str,
@@ -264,19 +266,3 @@ def rows_lines(body: list, types: dict, taken: set, shared: set, batched: set, i
                          f"  # {s.target} = np.{op}({s.args[0].name}), {LANES} samples at once")
     return lines, sorted(set(used))
 
-
-def renamed(s, rename: dict):
-    """The statement with the names in `rename` replaced, where it assigns and where it reads
-    (a Return's values too)."""
-    if not rename:
-        return s
-
-    def value(v):
-        return Var(rename[v.name]) if isinstance(v, Var) and v.name in rename else v
-    if isinstance(s, Assign):
-        return Assign(rename.get(s.target, s.target), s.op, tuple(value(a) for a in s.args), s.params, s.loc,
-                      s.role)
-    if isinstance(s, SetItem):
-        return SetItem(s.target, tuple(value(a) for a in s.index_args), s.params, value(s.value), s.loc, s.role,
-                       s.op)
-    return Return(tuple(value(v) for v in s.values), s.loc, role=s.role)

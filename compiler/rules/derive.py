@@ -77,6 +77,27 @@ def printed(name: str) -> list[str]:
     return ["0" if d is None else printer.doprint(d) for d in partials(name, (None,) * n)]
 
 
+def emit_vjp(b, g, parts, active, env: dict) -> list:
+    """Each active operand's adjoint contribution, g times its partial derivative (None where the
+    operand is inactive or the partial is zero); `env` maps the partials' symbols to Syms."""
+    G = sympy().Symbol("g", real=True)
+    env = {**env, G: g}
+    return [emit_expr(b, G * p, env, first=G) if act and p is not None else None for p, act in zip(parts, active)]
+
+
+def emit_jvp(b, parts, tangents, env: dict):
+    """The tangent: the sum of each partial derivative times its operand's tangent (None if none)."""
+    sp = sympy()
+    env = dict(env)
+    total = sp.Integer(0)
+    for k, (p, t) in enumerate(zip(parts, tangents)):
+        if t is not None and p is not None:
+            T = sp.Symbol(f"dot{k}", real=True)
+            env[T] = t
+            total = total + p * T
+    return None if total == 0 else emit_expr(b, total, env)
+
+
 _FUNCS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "sinh": "sinh",
           "cosh": "cosh", "tanh": "tanh", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
           "sign": "sign", "Abs": "abs", "floor": "floor", "asinh": "arcsinh", "acosh": "arccosh",

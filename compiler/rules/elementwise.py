@@ -75,36 +75,26 @@ PRESERVE = _elementwise_type(lambda ks: ks[0] if ks[0] != BOOL else INT)
 COMPARE = _elementwise_type(lambda ks: BOOL)
 
 
+def _sympy_env(name, args, out) -> tuple:
+    """(the derived partials, the symbols they read mapped to the operands and the output)."""
+    consts = tuple(a.const_value() if a.is_const else None for a in args)
+    xs, out_sym = derive.symbols(len(args))
+    env = {x: a for x, a in zip(xs, args) if not a.is_const}
+    env[out_sym] = out
+    return derive.partials(name, consts), env
+
+
 def _sympy_vjp(name):
     def vjp(b, g, out, args, active, params):
-        sp = _sp()
-        consts = tuple(a.const_value() if a.is_const else None for a in args)
-        parts = derive.partials(name, consts)
-        xs, out_sym = derive.symbols(len(args))
-        G = sp.Symbol("g", real=True)
-        env = {x: a for x, a in zip(xs, args) if not a.is_const}
-        env[out_sym] = out
-        env[G] = g
-        return [derive.emit_expr(b, G * p, env, first=G) if act and p is not None else None
-                for p, act in zip(parts, active)]
+        parts, env = _sympy_env(name, args, out)
+        return derive.emit_vjp(b, g, parts, active, env)
     return vjp
 
 
 def _sympy_jvp(name):
     def jvp(b, out, args, tangents, params):
-        sp = _sp()
-        consts = tuple(a.const_value() if a.is_const else None for a in args)
-        parts = derive.partials(name, consts)
-        xs, out_sym = derive.symbols(len(args))
-        env = {x: a for x, a in zip(xs, args) if not a.is_const}
-        env[out_sym] = out
-        total = 0
-        for i, (p, t) in enumerate(zip(parts, tangents)):
-            if t is not None and p is not None:
-                T = sp.Symbol(f"dot{i}", real=True)
-                env[T] = t
-                total = total + p * T
-        return None if total == 0 else derive.emit_expr(b, total, env)
+        parts, env = _sympy_env(name, args, out)
+        return derive.emit_jvp(b, parts, tangents, env)
     return jvp
 
 

@@ -146,37 +146,28 @@ def partials(tree, consts: tuple, wanted: tuple) -> tuple:
     return tuple(shared), tuple(None if r == 0 else r for r in reduced)
 
 
-def _env(b, shared, args, consts):
+def _derived(b, params, args, wanted) -> tuple:
+    """(the formula's partials, the symbols they read: the operands and the shared subexpressions,
+    emitted first)."""
     from .derive import emit_expr
+    consts = tuple(a.const_value() if a.is_const else None for a in args)
+    shared, parts = partials(params["tree"], consts, wanted)
     env = {x: a for x, a, c in zip(_symbols(len(args)), args, consts) if c is None}
     for sym, e in shared:
         env[sym] = emit_expr(b, e, env)
-    return env
+    return parts, env
 
 
 def _vjp(b, g, out, args, active, params):
-    from .derive import emit_expr, sympy
-    consts = tuple(a.const_value() if a.is_const else None for a in args)
-    shared, parts = partials(params["tree"], consts, tuple(bool(a) for a in active))
-    env = _env(b, shared, args, consts)
-    G = sympy().Symbol("g", real=True)
-    env[G] = g
-    return [emit_expr(b, G * p, env, first=G) if act and p is not None else None for p, act in zip(parts, active)]
+    from .derive import emit_vjp
+    parts, env = _derived(b, params, args, tuple(bool(a) for a in active))
+    return emit_vjp(b, g, parts, active, env)
 
 
 def _jvp(b, out, args, tangents, params):
-    from .derive import emit_expr, sympy
-    sp = sympy()
-    consts = tuple(a.const_value() if a.is_const else None for a in args)
-    shared, parts = partials(params["tree"], consts, tuple(t is not None for t in tangents))
-    env = _env(b, shared, args, consts)
-    total = sp.Integer(0)
-    for k, (p, t) in enumerate(zip(parts, tangents)):
-        if t is not None and p is not None:
-            T = sp.Symbol(f"dot{k}", real=True)
-            env[T] = t
-            total = total + p * T
-    return None if total == 0 else emit_expr(b, total, env)
+    from .derive import emit_jvp
+    parts, env = _derived(b, params, args, tuple(t is not None for t in tangents))
+    return emit_jvp(b, parts, tangents, env)
 
 
 register(Primitive("formula", _infer, _emit, jvp=_jvp, vjp=_vjp,

@@ -167,7 +167,8 @@ PURE = {"add", "sub", "mul", "truediv", "neg", "pow", "exp", "log", "sqrt", "tan
         "shape", "tuple_getitem", "unbroadcast"}
 
 
-def _rename_reads(s, old: str, new: str) -> None:
+def rename_reads(s, old: str, new: str) -> None:
+    """Replace reads of `old` by `new` in the statement and the blocks inside it, in place."""
     def sub(v):
         if isinstance(v, tuple):
             return tuple(sub(x) for x in v)
@@ -188,7 +189,7 @@ def _rename_reads(s, old: str, new: str) -> None:
         s.cond = sub(s.cond)
     for b in blocks(s):
         for c in b:
-            _rename_reads(c, old, new)
+            rename_reads(c, old, new)
 
 
 def _count_in(s, name: str) -> int:
@@ -240,7 +241,7 @@ def share_equal_values(fn: Function) -> Function:
             if not ok or found != uses.get(s.target, 0):
                 continue
             for t in body[j + 1:]:
-                _rename_reads(t, s.target, first.target)
+                rename_reads(t, s.target, first.target)
             dropped.add(j)
         return [s for k, s in enumerate(body) if k not in dropped]
 

@@ -25,7 +25,7 @@ import copy
 import os
 from collections import Counter
 
-from ..ir.nodes import Assign, For, Function, If, Pop, Var, Const, While, operands, walk
+from ..ir.nodes import Assign, For, Function, Pop, Var, Const, blocks, operands, walk
 from ..ir.types import FLOAT, INT
 from ..rules.formula import SMOOTH
 
@@ -33,7 +33,9 @@ MAX_RUN = 40            # statements folded into one run at most: SymPy's time g
 
 
 def _counts(fn: Function) -> tuple[Counter, Counter]:
-    """(reads, assignments) of every name in the function."""
+    """(reads, assignments) of every name in the function. Unlike cleanup's usage counts, a
+    statement that reads a name twice (`a * a`) counts twice: folding `a` there would compute it
+    twice."""
     reads: Counter = Counter()
     assigned: Counter = Counter()
     for s in walk(fn.body):
@@ -92,12 +94,8 @@ class Regions:
                 seen.update(a.name for a in s.args if isinstance(a, Var))
                 continue
             flush()
-            if isinstance(s, If):
-                s.body, s.orelse = self.block(s.body), self.block(s.orelse)
-            elif isinstance(s, For):
-                s.body = self.block(s.body)
-            elif isinstance(s, While):
-                s.cond_body, s.body = self.block(s.cond_body), self.block(s.body)
+            for inner in blocks(s):
+                inner[:] = self.block(inner)
             out.append(s)
         flush()
         return out
