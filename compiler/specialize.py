@@ -25,7 +25,7 @@ from .frontend.lower import lower
 from .transforms.reverse import reverse
 from .transforms.forward import forward
 from .transforms.directions import CannotStack
-from .transforms.tapes import group_tapes
+from .transforms.tapes import array_tapes, group_tapes
 from . import higher
 from .backends.pysource import module_source, njit_decorator
 from .backends import loader
@@ -188,7 +188,7 @@ def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, 
         return _load_driver(pyfunc, fn, mode, driver, target, boundscheck, linker, loops)
     header = _header(pyfunc, fn, mode)
     if budget_mode(mode)[0] in ("grad", "vjp"):
-        out_fn = group_tapes(out_fn)
+        out_fn = group_tapes(array_tapes(out_fn))
     links = linker.link([out_fn], "python") if linker else []
     src_py, locmap = module_source([out_fn], "python", header, links=links)
     py_module = loader.load(src_py, out_fn.name)

@@ -147,3 +147,48 @@ def trip_from_argument(x, start, stop, step):
     for i in range(start, stop, step):
         s = s * (1.0 + x[i] * x[i])
     return np.log(s)
+
+
+def table_then_points(w, x):
+    """A table built from w once, then read in a loop over points (never written again)."""
+    T = np.zeros((w.shape[0], x.shape[1]))
+    for j in range(w.shape[0]):
+        for c in range(x.shape[1]):
+            T[j, c] = np.exp(w[j] * (c + 1) * 0.3)
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(w.shape[0]):
+            acc = 0.0
+            for c in range(x.shape[1]):
+                acc += T[j, c] * x[i, c]
+            total += acc * acc
+    return total
+
+
+def table_written_again(w, x):
+    """The same table, read, then overwritten and read again: the first reads must be recorded."""
+    T = np.zeros(w.shape[0])
+    for j in range(w.shape[0]):
+        T[j] = np.sin(w[j])
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(w.shape[0]):
+            total += T[j] * T[j] * x[i]
+    for j in range(w.shape[0]):
+        T[j] = T[j] * w[j]
+    for j in range(w.shape[0]):
+        total += T[j] * T[j]
+    return total
+
+
+def nest_with_break(x, limit):
+    """A nest whose inner loop may stop early: recorded values fill only part of their array tape."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        r = 0.0
+        for j in range(x.shape[0]):
+            r = r + np.tanh(x[j] * s + x[i])
+            if r > limit:
+                break
+        s = s + r * r * 0.1
+    return s

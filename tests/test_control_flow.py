@@ -29,6 +29,11 @@ CASES = [
     (P.calls_in_loop, (rng.normal(size=5), 5)),
     (P.trip_from_argument, (rng.normal(size=8), 7, 0, -2)), (P.trip_from_argument, (rng.normal(size=8), 1, 8, 3)),
     (P.trip_from_argument, (rng.normal(size=8), 5, 5, 1)),
+    (P.table_then_points, (rng.normal(size=3), rng.normal(size=(4, 2)))),
+    (P.table_then_points, (rng.normal(size=2), rng.normal(size=(3, 5)))),
+    (P.table_written_again, (rng.normal(size=3), rng.normal(size=4))),
+    (P.table_written_again, (rng.normal(size=5), rng.normal(size=2))),
+    (P.nest_with_break, (rng.uniform(size=5), 1.5)), (P.nest_with_break, (rng.uniform(size=3), 100.0)),
 ]
 IDS = [f"{f.__name__}-{i}" for i, (f, _) in enumerate(CASES)]
 PY = {}
@@ -82,8 +87,28 @@ def test_a_lone_tape_keeps_its_value_name():
 
 def test_values_are_recomputed_not_recorded():
     src = ct.source(ct.grad(python_version(P.sum_with_break)), np.arange(5.0), 5)
-    assert src.count("_tape = []") == 1           # only s, the value carried from trip to trip
+    assert src.count("_tape = ") == 1            # only s, the value carried from trip to trip
     assert "# recomputed:" in src
+
+
+def test_a_table_written_only_before_its_reads_is_read_again_not_recorded():
+    w, x = np.ones(3), np.ones((4, 2))
+    src = ct.source(ct.grad(python_version(P.table_then_points), argnums=(0, 1)), w, x)
+    adjoint = src[src.index("# adjoint of"):]
+    assert "t22_tape" not in src and "t22 = T[j_1, c_1]" in adjoint       # T's read, done again
+    # written again after the reads: what they read is recorded (or the rewrite undone)
+    src = ct.source(ct.grad(python_version(P.table_written_again)), np.ones(3), np.ones(4))
+    assert "_tape" in src or "T_old" in src
+
+
+def test_numbers_recorded_in_a_known_nest_go_on_array_tapes():
+    src = ct.source(ct.grad(python_version(P.table_then_points)), np.ones(3), np.ones((4, 2)))
+    assert "acc_2_tape = np.empty(j_1_trips_all, np.float64)" in src      # n * K numbers
+    assert "acc_2_tape[acc_2_top] = acc_2" in src and "acc_2 = acc_2_tape[acc_2_top]" in src
+    assert ".append(" not in src
+    # an inner loop that may break: its values fill part of the tape, the count says how much
+    src = ct.source(ct.grad(python_version(P.nest_with_break)), np.ones(5), 1.5)
+    assert "np.empty(" in src and "_top -= 1" in src
 
 
 def test_writes_that_destroy_needed_values_are_undone():

@@ -86,10 +86,17 @@ def statement_code(fn: Function, s, inline: dict | None = None) -> str:
         return f"{s.target}[{index_text(pattern, [value_text(a) for a in s.index_args])}] {op} {value_text(s.value)}"
     if isinstance(s, Return):
         return "return " + ", ".join(_returned(v) for v in s.values)
+    if isinstance(s, TapeNew) and s.top:
+        dtype = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}[s.kind]
+        return f"{s.tape} = np.empty({value_text(s.capacity)}, {dtype})\n{s.top} = 0"
     if isinstance(s, TapeNew):
         return f"{s.tape} = []"
+    if isinstance(s, Push) and s.top:
+        return f"{s.tape}[{s.top}] = {value_text(s.value)}\n{s.top} += 1"
     if isinstance(s, Push):
         return f"{s.tape}.append({value_text(s.value)})"
+    if isinstance(s, Pop) and s.top:
+        return f"{s.top} -= 1\n{s.target} = {s.tape}[{s.top}]"
     if isinstance(s, Pop):
         return f"{s.target} = {s.tape}.pop()"
     if isinstance(s, Break):
@@ -192,7 +199,8 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
             if text is None:
                 carried = comment
                 continue
-            rows.append((depth, text, comment, s.loc))
+            for i, line in enumerate(text.split("\n")):      # an array tape's push: two lines
+                rows.append((depth, line, comment if i == 0 else "", s.loc))
     return rows
 
 

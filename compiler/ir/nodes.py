@@ -123,12 +123,17 @@ class Continue:
 
 @dataclass
 class TapeNew:
-    """tape = [], a stack of the values of `holds` that the adjoint sweep reads back."""
+    """tape = [], a stack of the values of `holds` that the adjoint sweep reads back; or, with
+    `top` set, an array of `capacity` numbers of `kind` and `top` the count of those recorded
+    (transforms/tapes.py's array_tapes)."""
     tape: str
     holds: str
     where: str                   # a description of where the values are recorded
     loc: Loc | None = None
     role: str = "tape"
+    capacity: Value | None = None
+    kind: str | None = None
+    top: str | None = None
 
 
 @dataclass
@@ -137,6 +142,7 @@ class Push:
     value: Value
     loc: Loc | None = None
     role: str = "tape"
+    top: str | None = None       # an array tape's count of values recorded
 
 
 @dataclass
@@ -145,6 +151,7 @@ class Pop:
     tape: str
     loc: Loc | None = None
     role: str = "tape"
+    top: str | None = None
 
 
 Stmt = Union[Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop]

@@ -41,7 +41,8 @@ def _lines(stmts, indent, types, out):
         elif isinstance(s, Continue):
             out.append(f"{pad}continue")
         elif isinstance(s, TapeNew):
-            out.append(f"{pad}{s.tape} = tape()    # holds {s.holds}")
+            size = f"array({s.capacity}, {s.kind})" if s.top else "tape()"
+            out.append(f"{pad}{s.tape} = {size}    # holds {s.holds}")
         elif isinstance(s, Push):
             value = ", ".join(map(str, s.value)) if isinstance(s.value, tuple) else s.value
             out.append(f"{pad}push({s.tape}, {value})")

@@ -581,6 +581,41 @@ def _written_arrays(body) -> set:
     return written
 
 
+class _Writes:
+    """Where arrays are written, to tell whether a read of one can be repeated in the adjoint sweep.
+
+    The sweep reverses the statements after a read before it reaches the read's adjoint, putting
+    back what they overwrote; so an array that no write can change after the read (every write to
+    it, or to a view of it, runs before the read and shares no loop with it) holds the same data
+    then as at the read. Such a read, like one of an array never written, is done again instead
+    of taped: a table of factors built once and then read in a loop over points costs nothing."""
+
+    def __init__(self, body):
+        self.groups = _view_groups(body)
+        self.arrays = _written_arrays(body)
+        self.order = {id(s): i for i, s in enumerate(walk(body))}
+        self.loops = [{id(x) for x in walk(l.body)} | ({id(x) for x in walk(l.cond_body)}
+                                                       if isinstance(l, While) else set())
+                      for l in walk(body) if isinstance(l, (For, While))]
+        self.writes: dict = {}      # array -> its SetItem statements (and its views')
+        for st in walk(body):
+            if isinstance(st, SetItem):
+                for name in self.groups.get(st.target, {st.target}):
+                    self.writes.setdefault(name, []).append(st)
+
+    def after(self, read, name: str) -> bool:
+        """Whether a write to `name` may run after the statement `read` (read must be in the body)."""
+        if name not in self.arrays:
+            return False
+        at = self.order.get(id(read))
+        if at is None:
+            return True
+        for w in self.writes.get(name, ()):
+            if self.order[id(w)] > at or any(id(w) in ids and id(read) in ids for ids in self.loops):
+                return True
+        return False
+
+
 def _record_shapes_not_arrays(r: _Reverser, body, adjoint, names, types) -> None:
     """An array made in a loop that the adjoint sweep reads only for its shape (to sum an adjoint
     back over broadcast axes, or to make zeros like it) has its shape taken where it is made, and
@@ -601,7 +636,7 @@ def _record_shapes_not_arrays(r: _Reverser, body, adjoint, names, types) -> None
             if isinstance(s, SetItem):
                 other_reads.add(s.target)
     defs = _def_blocks(body, {})
-    written = _written_arrays(body)
+    written = _Writes(body)
     for name in sorted(set(shape_uses) - other_reads):
         homes = defs.get(name, [])
         ty = types.get(name)
@@ -631,7 +666,7 @@ def _record(r: _Reverser, body, adjoint, names, types) -> dict:
     new = []
     pushes: dict = {}     # id(primal block) -> list of (index after which to push, Push)
     pops: dict = {}       # id(primal block) -> list of Pop
-    written = _written_arrays(body)
+    written = _Writes(body)
     recompute: dict = {}  # id(primal block) -> indices of statements to run again
     decided: set = set()
     worklist = sorted(needed)
@@ -728,7 +763,7 @@ def _recomputable(stmt, types, written) -> bool:
     ty = types.get(stmt.target)
     if stmt.op == "getitem":
         source = stmt.args[0]
-        return isinstance(source, Var) and source.name not in written and \
+        return isinstance(source, Var) and not written.after(stmt, source.name) and \
             not any(isinstance(a, Var) and types[a.name].rank for a in stmt.args[1:])
     if stmt.op in ("shape", "dim", "size"):
         return True           # a shape tuple: reading it again costs less than recording it

@@ -5,13 +5,18 @@ records six values does six list appends per trip and six pops on the way back. 
 the same block, with nothing in between that could rebind them or leave the block, go on one tape
 as a tuple instead: one append and one pop per trip (`best, total_1 = tape_1.pop()`).
 
-This runs last, on a gradient about to be printed; functions that are transformed again (forward
+A number recorded once per trip of a nest of `for` loops whose ranges are known before the nest
+starts goes on an array tape instead (`array_tapes`): an array of as many numbers as the nest has
+trips, allocated before it, and a count of those recorded, so a push is a store and a pop a load
+(`acc_2_tape[acc_2_top] = acc_2`), with no list to grow and no boxed number per trip.
+
+These run last, on a gradient about to be printed; functions that are transformed again (forward
 over reverse, the per-sample code of ct.vmap) keep one tape per value."""
 from __future__ import annotations
 
-from ..ir.nodes import (Assign, Break, Continue, For, Function, If, Pop, Push, TapeNew, Var, While, blocks,
+from ..ir.nodes import (Assign, Break, Continue, Const, For, Function, If, Pop, Push, TapeNew, Var, While, blocks,
                         walk)
-from ..ir.types import TupleType
+from ..ir.types import INT, Type, TupleType
 
 
 def _rebinds(stmts) -> set:
@@ -52,7 +57,7 @@ def group_tapes(fn: Function) -> Function:
             news[s.tape] = s
     _find_pops(fn.body, pops)
     single = {t for t in pushes if pushes[t] == 1 and len(pops.get(t, [])) == 1 and t in news
-              and isinstance(values[t], Var)}
+              and isinstance(values[t], Var) and news[t].top is None}
     groups: list = []
     _group_block(fn.body, single, groups)
     if not groups:
@@ -136,3 +141,161 @@ def _drop_none(stmts) -> None:
     for s in stmts:
         for b in blocks(s):
             _drop_none(b)
+
+
+def array_tapes(fn: Function) -> Function:
+    """Tapes of numbers pushed once per trip of a nest of `for` loops, the outermost at the top
+    of the function and every range computed before it, become arrays sized by the nest's trips."""
+    pushes: dict = {}      # tape -> [Push, its path]
+    pops: dict = {}        # tape -> [Pop]
+    _find_pushes(fn.body, [], pushes)
+    _find_pops(fn.body, pops)
+    leading = []
+    for s in fn.body:
+        if not isinstance(s, TapeNew):
+            break
+        leading.append(s)
+    defined = _top_level_definitions(fn)
+    definitions: dict = {}     # name -> every statement that assigns it
+    for st in walk(fn.body):
+        for name in _rebinds([st]) if not blocks(st) else _binds(st):
+            definitions.setdefault(name, []).append(st)
+    hoisted: dict = {}     # id(outermost loop) -> {name in the nest: its copy before the nest}
+    before: dict = {}      # id(outermost loop) -> [statements to put before it]
+    totals: dict = {}      # (id of each loop of a nest) -> name of its trip count in all
+    moved = set()
+    for new in leading:
+        found = pushes.get(new.tape, [])
+        ty = fn.types.get(new.holds)
+        if (len(found) != 1 or len(pops.get(new.tape, [])) != 1 or not isinstance(ty, Type) or ty.rank
+                or not isinstance(found[0][0].value, Var)):
+            continue
+        push, path = found[0]
+        loops = [s for s in path if isinstance(s, For)]
+        if not loops or len(loops) != len(path) or loops[0] not in fn.body:
+            continue              # under an if or a while, or not in a loop at the top level
+        outer_at = next(i for i, s in enumerate(fn.body) if s is loops[0])
+        stmts = before.setdefault(id(loops[0]), [])
+        bounds = _Bounds(fn, outer_at, defined, definitions, stmts, hoisted.setdefault(id(loops[0]), {}))
+        mark, known = len(stmts), dict(bounds.hoisted)
+        ranges = [tuple(bounds.value(v) for v in (f.start, f.stop, f.step)) for f in loops]
+        if any(v is None for r in ranges for v in r):
+            del stmts[mark:]             # what resolving the other bounds copied is not needed
+            bounds.hoisted.clear()
+            bounds.hoisted.update(known)
+            continue
+        total = _trip_total(fn, loops, ranges, stmts, totals, fn.body[outer_at - 1] if outer_at else None)
+        top = fn.names.fresh(f"{new.holds}_top", temp=False)
+        fn.types[top] = Type(INT, 0)
+        stmts.append(TapeNew(new.tape, new.holds, new.where, new.loc, new.role, capacity=Var(total),
+                             kind=ty.kind, top=top))
+        push.top = top
+        pops[new.tape][0][1].top = top
+        moved.add(new.tape)
+    if not moved:
+        return fn
+    body = []
+    for s in fn.body:
+        if isinstance(s, TapeNew) and s.tape in moved:
+            continue
+        body.extend(before.get(id(s), []))
+        body.append(s)
+    fn.body = body
+    return fn
+
+
+def _find_pushes(stmts, path: list, out: dict) -> None:
+    for s in stmts:
+        if isinstance(s, Push):
+            out.setdefault(s.tape, []).append((s, list(path)))
+        for b in blocks(s):
+            _find_pushes(b, path + [s], out)
+
+
+def _top_level_definitions(fn: Function) -> dict:
+    """name -> the index of the top-level statement that assigns it, or None where something
+    inside a block assigns it (or more than one statement does)."""
+    out: dict = {}
+    for i, s in enumerate(fn.body):
+        for name in _rebinds([s]):
+            inside = not isinstance(s, (Assign, Pop)) or s.target != name
+            out[name] = None if name in out or inside else i
+    return out
+
+
+def _binds(s) -> set:
+    """The names a compound statement itself assigns (a loop's variable and counter)."""
+    if isinstance(s, For):
+        return {s.var} | ({s.counter} if s.counter else set())
+    if isinstance(s, While) and s.counter:
+        return {s.counter}
+    return set()
+
+
+# operations on numbers that a loop bound may be computed with inside the nest and again before it
+_PURE = {"shape", "tuple_getitem", "dim", "size", "add", "sub", "mul", "floordiv", "neg", "trip_count",
+         "alias", "int", "maximum", "minimum"}
+
+
+class _Bounds:
+    """Loop bounds as values known before a nest starts: a constant, an argument, a name assigned
+    once at the top level before the nest, or a name computed inside the nest from those alone
+    (`x.shape[1]` read again in each trip), whose computation is copied before the nest."""
+
+    def __init__(self, fn: Function, at: int, defined: dict, definitions: dict, stmts: list, hoisted: dict):
+        self.fn, self.at, self.defined, self.definitions = fn, at, defined, definitions
+        self.stmts, self.hoisted = stmts, hoisted
+
+    def value(self, v, depth: int = 0):
+        if isinstance(v, Const):
+            return v
+        name = v.name
+        if name in self.fn.params:
+            return v if name not in self.definitions else None
+        index = self.defined.get(name)
+        if index is not None and index < self.at:
+            return v
+        if name in self.hoisted:
+            return Var(self.hoisted[name])
+        defs = self.definitions.get(name, [])
+        if not defs or depth > 8 or not all(isinstance(d, Assign) and d.op in _PURE for d in defs):
+            return None
+        first = defs[0]
+        if any((d.op, d.args, d.params) != (first.op, first.args, first.params) for d in defs):
+            return None
+        args = tuple(self.value(a, depth + 1) if isinstance(a, Var) else a for a in first.args)
+        if any(a is None for a in args):
+            return None
+        names = self.fn.names
+        copy_name = names.fresh() if names.is_temp(name) else names.fresh(name, temp=False)
+        self.fn.types[copy_name] = self.fn.types[name]
+        self.stmts.append(Assign(copy_name, first.op, args, first.params, None, "primal"))
+        self.hoisted[name] = copy_name
+        return Var(copy_name)
+
+
+def _trip_total(fn: Function, loops: list, ranges: list, stmts: list, totals: dict, previous) -> str:
+    """The name of the number of trips of a nest of loops in all, adding to `stmts` what computes
+    it (each nest's count once; the outermost loop's own trip count where it is computed just
+    before the loop)."""
+    total = None
+    for depth, f in enumerate(loops):
+        key = tuple(id(g) for g in loops[:depth + 1])
+        if key in totals:
+            total = totals[key]
+            continue
+        bounds = ranges[depth]
+        if (depth == 0 and isinstance(previous, Assign) and previous.op == "trip_count"
+                and previous.args == bounds):
+            trips = previous.target
+        else:
+            trips = fn.names.fresh(f"{f.var}_trips", temp=False)
+            fn.types[trips] = Type(INT, 0)
+            stmts.append(Assign(trips, "trip_count", bounds, (), None, "primal"))
+        if total is not None:
+            product = fn.names.fresh(f"{f.var}_trips_all", temp=False)
+            fn.types[product] = Type(INT, 0)
+            stmts.append(Assign(product, "mul", (Var(total), Var(trips)), (), None, "primal"))
+            trips = product
+        total = totals[key] = trips
+    return total
