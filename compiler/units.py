@@ -31,7 +31,7 @@ from .frontend.calls import StaticArgumentNeeded, ArgumentWritten
 from .frontend.source import parse_function
 from .transforms.reverse import reverse, _view_groups
 from .transforms.forward import forward
-from .transforms.tapes import group_tapes
+from .transforms.tapes import array_tapes, group_tapes
 from .transforms.cleanup import eliminate_dead_code
 from .backends.pysource import module_source
 from .backends import loader
@@ -373,7 +373,7 @@ class Linker:
         for k in keys:
             fn = copy.deepcopy(self.ir(k))
             if k.chain and k.chain[-1][0] == "vjp":
-                fn = group_tapes(fn)
+                fn = group_tapes(array_tapes(fn))
             fn.types.pop(_RESULT_TYPE, None)
             fn.name = _fresh(k.name, taken)
             fn.doc = f"Unit: {_describe(k)}."

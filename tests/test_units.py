@@ -5,6 +5,7 @@ the cost model's inlining; and the calling convention (forward sweep with residu
 Gradients are checked against central differences in both modes (ct.check_grad), Hessians against
 differences of gradients. Most checks use the Python target (the same generated source, run by
 NumPy); a few compile with Numba."""
+import math
 import os
 import subprocess
 import sys
@@ -77,6 +78,47 @@ def test_calls_inside_loops_record_residuals_on_the_callers_tape(n):
     ct.check_grad(py(loop_calls), x, w)
     src = ct.source(ct.grad(py(loop_calls), argnums=(0, 1)), x, w, units=False)
     assert "rows_norm_fwd(" in src and "rows_norm_bwd(" in src and ".pop()" in src
+
+
+def point_term(c, x):
+    """A per-point term with loops over the centers (an online log-sum-exp), as a fit calls one."""
+    best = -1e300
+    total = 0.0
+    for k in range(c.shape[0]):
+        sq = 0.0
+        for j in range(x.shape[0]):
+            diff = x[j] - c[k, j]
+            sq += diff * diff
+        lk = -0.5 * sq
+        if lk > best:
+            total = total * math.exp(best - lk) + 1.0
+            best = lk
+        else:
+            total += math.exp(lk - best)
+    return best + math.log(total)
+
+
+def fit(c, X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        total += point_term(c, X[i])
+    return total
+
+
+@pytest.mark.parametrize("k, n, d", [(3, 4, 2), (2, 6, 5)])
+def test_a_unit_called_per_point_adds_into_the_callers_adjoint_in_place(k, n, d):
+    c, X = RNG.normal(size=(k, d)), RNG.normal(size=(n, d))
+    errors = ct.check_grad(py(fit), c, X)
+    assert max(errors.values()) < 1e-6
+    assert np.allclose(ct.grad(fit, argnums=(0, 1))(c, X)[0], ct.grad(py(fit), argnums=(0, 1))(c, X)[0],
+                       rtol=1e-12, atol=1e-12)
+    g = ct.grad(py(fit), argnums=(0, 1))
+    g(c, X)
+    caller = ct.source(g, units=False)
+    assert "c_bar += " in caller and "c_bar_new" not in caller     # no new array per point
+    # the unit's numbers recorded per component share one array (a row each), not a list each
+    units = ct.source(g)[len(caller):]
+    assert "k_tapes = np.empty((" in units and "_tape = k_tapes[" in units
 
 
 def test_jvp_and_hessian_through_units_match_differences():

@@ -83,9 +83,13 @@ def statement_code(fn: Function, s, inline: dict | None = None) -> str:
     if isinstance(s, SetItem):
         pattern = dict(s.params)["index"]
         op = "+=" if s.op == "add" else "="
+        if s.op == "add" and pattern and all(e == ("slice", False, False, False) for e in pattern):
+            return f"{s.target} += {value_text(s.value)}"      # the whole array, in place
         return f"{s.target}[{index_text(pattern, [value_text(a) for a in s.index_args])}] {op} {value_text(s.value)}"
     if isinstance(s, Return):
         return "return " + ", ".join(_returned(v) for v in s.values)
+    if isinstance(s, TapeNew) and s.block:
+        return f"{s.tape} = {s.block}[{s.column}]\n{s.top} = 0"
     if isinstance(s, TapeNew) and s.top:
         dtype = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}[s.kind]
         return f"{s.tape} = np.empty({value_text(s.capacity)}, {dtype})\n{s.top} = 0"

@@ -134,6 +134,8 @@ class TapeNew:
     capacity: Value | None = None
     kind: str | None = None
     top: str | None = None
+    block: str | None = None     # an array of several tapes' rows, the row `column` being this one's
+    column: int = 0
 
 
 @dataclass

@@ -41,7 +41,8 @@ def _lines(stmts, indent, types, out):
         elif isinstance(s, Continue):
             out.append(f"{pad}continue")
         elif isinstance(s, TapeNew):
-            size = f"array({s.capacity}, {s.kind})" if s.top else "tape()"
+            size = (f"{s.block}[{s.column}]" if s.block else f"array({s.capacity}, {s.kind})" if s.top
+                    else "tape()")
             out.append(f"{pad}{s.tape} = {size}    # holds {s.holds}")
         elif isinstance(s, Push):
             value = ", ".join(map(str, s.value)) if isinstance(s.value, tuple) else s.value

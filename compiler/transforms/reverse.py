@@ -131,6 +131,7 @@ class _Reverser:
     # --- adjoint bookkeeping ---
     def accumulate(self, name, c: Sym):
         b = self.b
+        in_place = name in self.adj and name not in self.pending and self._adds_in_place(name, c)
         self.fresh.discard(name)
         if name in self.pending:
             self.pending.discard(name)
@@ -149,10 +150,23 @@ class _Reverser:
             else:
                 self.adj[name] = b.name(c, self.bar(name))
                 self.shared.discard(name)
+        elif in_place:
+            # an array of its own, which no other name sees: x_bar[:] += c, no new array
+            rank = self.adj[name].rank
+            b.stmts.append(SetItem(self.bar(name), (), (("index", ((("slice", False, False, False),) * rank)),),
+                                   c.value, b.loc, "adjoint", op="add"))
+            self.fresh.add(name)
         else:
             self.adj[name] = b.op("add", self.adj[name], c, target=self.bar(name))
             self.shared.discard(name)
             self.fresh.add(name)
+
+    def _adds_in_place(self, name, c: Sym) -> bool:
+        sym = self.adj[name]
+        return (name in self.fresh and name not in self.shared and isinstance(sym.value, Var)
+                and sym.value.name == self.bar(name) and sym.rank > 0 and c.rank == sym.rank
+                and isinstance(c.value, Var) and c.value.name != sym.value.name
+                and self.types[c.value.name].kind == FLOAT and self.types[sym.value.name].kind == FLOAT)
 
     def own(self, name):
         """Make `name`'s adjoint an array of its own, to update in place."""

@@ -6,7 +6,7 @@ the same block, with nothing in between that could rebind them or leave the bloc
 as a tuple instead: one append and one pop per trip (`best, total_1 = tape_1.pop()`).
 
 A number recorded once per trip of a nest of `for` loops whose ranges are known before the nest
-starts goes on an array tape instead (`array_tapes`): an array of as many numbers as the nest has
+starts (or in a branch inside it, at most once per trip) goes on an array tape instead (`array_tapes`): an array of as many numbers as the nest has
 trips, allocated before it, and a count of those recorded, so a push is a store and a pop a load
 (`acc_2_tape[acc_2_top] = acc_2`), with no list to grow and no boxed number per trip.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..ir.nodes import (Assign, Break, Continue, Const, For, Function, If, Pop, Push, TapeNew, Var, While, blocks,
                         walk)
-from ..ir.types import INT, Type, TupleType
+from ..ir.types import FLOAT, INT, Type, TupleType
 
 
 def _rebinds(stmts) -> set:
@@ -144,8 +144,9 @@ def _drop_none(stmts) -> None:
 
 
 def array_tapes(fn: Function) -> Function:
-    """Tapes of numbers pushed once per trip of a nest of `for` loops, the outermost at the top
-    of the function and every range computed before it, become arrays sized by the nest's trips."""
+    """Tapes of numbers pushed at most once per trip of a nest of `for` loops, the outermost at
+    the top of the function and every range computed before it, become arrays sized by the nest's
+    trips (a value recorded in one branch of an `if` takes as much room as one recorded always)."""
     pushes: dict = {}      # tape -> [Push, its path]
     pops: dict = {}        # tape -> [Pop]
     _find_pushes(fn.body, [], pushes)
@@ -163,6 +164,7 @@ def array_tapes(fn: Function) -> Function:
     hoisted: dict = {}     # id(outermost loop) -> {name in the nest: its copy before the nest}
     before: dict = {}      # id(outermost loop) -> [statements to put before it]
     totals: dict = {}      # (id of each loop of a nest) -> name of its trip count in all
+    nest_names: dict = {}  # a nest's trip count in all -> its innermost loop's variable
     moved = set()
     for new in leading:
         found = pushes.get(new.tape, [])
@@ -172,8 +174,8 @@ def array_tapes(fn: Function) -> Function:
             continue
         push, path = found[0]
         loops = [s for s in path if isinstance(s, For)]
-        if not loops or len(loops) != len(path) or loops[0] not in fn.body:
-            continue              # under an if or a while, or not in a loop at the top level
+        if not loops or any(isinstance(s, While) for s in path) or loops[0] not in fn.body:
+            continue              # in a while, or not in a loop at the top level
         outer_at = next(i for i, s in enumerate(fn.body) if s is loops[0])
         stmts = before.setdefault(id(loops[0]), [])
         bounds = _Bounds(fn, outer_at, defined, definitions, stmts, hoisted.setdefault(id(loops[0]), {}))
@@ -189,11 +191,14 @@ def array_tapes(fn: Function) -> Function:
         fn.types[top] = Type(INT, 0)
         stmts.append(TapeNew(new.tape, new.holds, new.where, new.loc, new.role, capacity=Var(total),
                              kind=ty.kind, top=top))
+        nest_names[total] = loops[-1].var
         push.top = top
         pops[new.tape][0][1].top = top
         moved.add(new.tape)
     if not moved:
         return fn
+    for stmts in before.values():
+        _share_blocks(fn, stmts, nest_names)
     body = []
     for s in fn.body:
         if isinstance(s, TapeNew) and s.tape in moved:
@@ -202,6 +207,25 @@ def array_tapes(fn: Function) -> Function:
         body.append(s)
     fn.body = body
     return fn
+
+
+def _share_blocks(fn: Function, stmts: list, nest_names: dict) -> None:
+    """Array tapes of one nest and kind share one allocation, a row each (`best_tape = k_tapes[2]`):
+    a function called once per point allocates once per nest, not once per value recorded."""
+    groups: dict = {}
+    for st in stmts:
+        if isinstance(st, TapeNew) and st.top:
+            groups.setdefault((st.capacity.name, st.kind), []).append(st)
+    for (total, kind), news in groups.items():
+        if len(news) < 2:
+            continue
+        block = fn.names.fresh(f"{nest_names[total]}_tapes", temp=False)
+        fn.types[block] = Type(kind, 2)
+        params = (("dtype", kind),) if kind != FLOAT else ()
+        stmts.insert(stmts.index(news[0]), Assign(block, "empty", (Const(len(news)), Var(total)), params, None,
+                                                  "primal"))
+        for column, st in enumerate(news):
+            st.block, st.column, st.capacity = block, column, None
 
 
 def _find_pushes(stmts, path: list, out: dict) -> None:
