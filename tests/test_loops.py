@@ -39,6 +39,14 @@ def stepped(p, x):
     return np.sum(x * x)
 
 
+def parts(x, k):
+    """Reads of parts of x with bounds: their adjoints are added into parts of x_bar."""
+    d = x.shape[1] - k
+    head = np.tanh(x[:, :d])
+    tail = x[1:, d:] * x[1:, d:]
+    return np.sum(head * head) + np.sum(tail) + np.sum(np.exp(x[0, d:]))
+
+
 def _sizes(n, i, h, o):
     return [RNG.standard_normal(s) for s in [(i, h), (h,), (h, o), (o,), (n, i)]] + \
         [np.eye(o)[RNG.integers(0, o, n)]]
@@ -102,6 +110,15 @@ def test_reductions_and_reassignment():
     fast = ct.value_and_grad(reductions)(x, v)
     slow = ct.value_and_grad(ct.differentiable(reductions, target="python"))(x, v)
     assert np.isnan(fast[0]) and np.isnan(slow[0])
+
+
+@pytest.mark.parametrize("shape, k", [((3, 4), 1), ((5, 6), 3)])
+def test_adjoints_added_into_parts_with_bounds_are_loops_over_a_view(shape, k):
+    x = RNG.standard_normal(shape)
+    src = _source(parts, [x, k], wrt=(0,))
+    assert "x_bar_part4 = x_bar[:, :d]" in src and "x_bar_part2[i0, i1] += " in src
+    assert "x_bar[1:, d:] +=" not in src         # Numba compiles such an assignment in seconds
+    _compare(parts, [x, k], 0)
 
 
 def test_nests_in_loop_bodies():

@@ -31,6 +31,7 @@ from ..ir.primitives import PRIMITIVES
 from ..ir.shapes import Shapes, SAME_SHAPE, ONE as ONE_DIM
 from ..ir.types import Type, FLOAT, INT, BOOL
 from .fusion import names_in
+from ..rules.indexing import index_text
 from .pysource import value_text
 
 FILLS = {"zeros_like": "0", "ones_like": "1", "empty_like": "0"}
@@ -241,13 +242,19 @@ class LoopPlan:
         v = s.value
         vt = self.fn.types.get(v.name) if isinstance(v, Var) else None
         xt = self.fn.types.get(s.target)
-        if not isinstance(vt, Type) or vt.rank == 0 or not isinstance(xt, Type) or s.target in self.shapes.poisoned:
+        if not isinstance(vt, Type) or vt.rank == 0 or not isinstance(xt, Type):
+            return
+        pattern = dict(s.params)["index"]
+        if any(e[0] == "slice" and any(e[1:]) for e in pattern):
+            self._write_into_part(s, vt, xt)
+            return
+        if s.target in self.shapes.poisoned:
             return
         x, vdims = self.shapes.of(s.target), self.shapes.value(v)
         if x is None or vdims is None:
             return
         part, index, operands, axis = [], [], iter(s.index_args), 0
-        for entry in dict(s.params)["index"]:
+        for entry in pattern:
             if entry[0] == "newaxis":
                 part.append(ONE_AXIS)
                 continue
@@ -274,7 +281,40 @@ class LoopPlan:
                 return
         self.writes[id(s)] = (dims, part, index, vdims)
 
+    def _write_into_part(self, s: SetItem, vt: Type, xt: Type) -> None:
+        """x[:, d:] += v, a slice with bounds (an adjoint scattered into the part of an array that
+        was read): the part as a view, then one loop over v writing into it, its lengths checked
+        against the view's. (Numba compiles `x[:, d:] += v` in about 3 s.)"""
+        pattern = dict(s.params)["index"]
+        if s.op != "add" and s.op is not None:
+            return
+        if any(e[0] == "newaxis" for e in pattern) or any(
+                isinstance(a, Var) and getattr(self.fn.types.get(a.name), "rank", 0) for a in s.index_args):
+            return                           # a new axis, or an integer-array index
+        kept = xt.rank - sum(1 for e in pattern if e[0] != "slice")
+        if vt.rank != kept or kept > len(self.index):
+            return                           # v broadcasts into the part: NumPy's assignment
+        view = self._fresh(f"{s.target}_part")
+        self.taken.add(view)
+        self.writes[id(s)] = ("part", view)
+
+    def _part_rows(self, s: SetItem, view: str, depth: int, text: str) -> list:
+        rank = self.fn.types[s.value.name].rank
+        v = s.value.name
+        index = index_text(dict(s.params)["index"], [value_text(a) for a in s.index_args])
+        tests = " or ".join(f"{v}.shape[{k}] != {view}.shape[{k}]" for k in range(rank))
+        rows = [(depth, f"{view} = {s.target}[{index}]", text, s.loc),
+                (depth, f"if {tests}:", "", None),
+                (depth + 1, 'raise ShapeAssumption("lengths differ: run the general code")', "", None)]
+        rows += [(depth + k, f"for {self.index[k]} in range({view}.shape[{k}]):", "", None) for k in range(rank)]
+        at = ", ".join(self.index[:rank])
+        op = "+=" if s.op == "add" else "="
+        rows.append((depth + rank, f"{view}[{at}] {op} {v}[{at}]", "", None))
+        return rows
+
     def write_rows(self, s: SetItem, depth: int, text: str) -> list:
+        if self.writes[id(s)][0] == "part":
+            return self._part_rows(s, self.writes[id(s)][1], depth, text)
         dims, part, index, vdims = self.writes[id(s)]
         loops, target = [], list(index)
         here = []
