@@ -196,9 +196,11 @@ class Linker:
                 mask = tuple(isinstance(a, Var) and a.name in act and fn.types[a.name].kind == FLOAT for a in s.args)
                 # a call on some paths only needs a placeholder of its residuals on the others
                 # when fn is split in turn (Linker._split); a tape has none, so such a call's
-                # adjoint runs it again instead
+                # adjoint runs it again instead. So does a call in a loop whose residuals hold
+                # tapes: recording a dozen arrays per trip costs more than computing them again
                 if any(mask) and self.ir(key.fwd(mask)) is not None \
-                        and not (nested and _holds_tape(self.result_of(key.fwd(mask)))):
+                        and not (nested and (_holds_tape(self.result_of(key.fwd(mask)))
+                                             or getattr(self.ir(key.fwd(mask)), "tapes", False))):
                     res = fn.names.fresh(f"{s.target}_res", temp=False)
                     fn.types[res] = self.result_of(key.fwd(mask))
                     grads = transformed_result(key.bwd(mask), self.result_of)
@@ -240,7 +242,7 @@ class Linker:
         wrt = [p for p, m in zip(parent.params, mask) if m]
         values = _returned(parent.body[-1].values)
         self.split_calls(parent, values, wrt)
-        fn = group_tapes(reverse(parent, values, wrt, seed="param", suffix="vjp"))
+        fn = group_tapes(array_tapes(reverse(parent, values, wrt, seed="param", suffix="vjp")))
         body, ret = fn.body[:-1], fn.body[-1]
         k = next((i for i, st in enumerate(body) if st.role == "adjoint"), len(body))
         fwd_body, bwd_body = body[:k], body[k:]
@@ -263,8 +265,8 @@ class Linker:
                 _placeholder(b, types[n], n)
         fwd_body = b.stmts + fwd_body
         for st in walk(fwd_body):
-            if isinstance(st, TapeNew):
-                types[st.tape] = TapeType(st.holds)
+            if isinstance(st, TapeNew):     # an array tape is an array and its count, both residuals
+                types[st.tape] = Type(st.kind, 1) if st.top else TapeType(st.holds)
         value = ret.values[0]
         value = value[0] if isinstance(value, tuple) else value
         res_type = TupleType((types[value.name] if isinstance(value, Var) else Type(FLOAT, 0),)
@@ -275,6 +277,7 @@ class Linker:
                        parent.filename, dict(types))
         fwd.names = names
         fwd = eliminate_dead_code(fwd)
+        fwd.tapes = any(isinstance(st, TapeNew) for st in walk(fwd.body))
         fwd.types[_RESULT_TYPE] = res_type
         res = names.fresh("residuals", temp=False)
         types = dict(types)
@@ -481,7 +484,8 @@ def _assigned(stmts, nested: bool = True, loop_vars: bool = True) -> list:
     for st in (walk(stmts) if nested else stmts):
         for name in (getattr(st, "target", None) if not isinstance(st, SetItem) else None,
                      getattr(st, "counter", None), getattr(st, "var", None) if loop_vars else None,
-                     st.tape if isinstance(st, TapeNew) else None):
+                     st.tape if isinstance(st, TapeNew) else None,
+                     st.top if isinstance(st, TapeNew) else None):
             if isinstance(name, str):
                 out.setdefault(name)
     return list(out)
@@ -496,6 +500,8 @@ def _reads(stmts) -> set:
         t = getattr(st, "tape", None)
         if isinstance(t, str) and not isinstance(st, TapeNew):
             out.add(t)
+            if getattr(st, "top", None):
+                out.add(st.top)             # an array tape's count
     return out
 
 

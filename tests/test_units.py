@@ -121,6 +121,25 @@ def test_a_unit_called_per_point_adds_into_the_callers_adjoint_in_place(k, n, d)
     assert "k_tapes = np.empty((" in units and "_tape = k_tapes[" in units
 
 
+def one_point(c, x):
+    return point_term(c, x) * 2.0 + np.sum(c * c)
+
+
+@pytest.mark.parametrize("k, d", [(3, 2), (4, 5)])
+def test_a_call_outside_loops_hands_its_array_tapes_to_its_adjoint_sweep(k, d):
+    c, x = RNG.normal(size=(k, d)), RNG.normal(size=d)
+    for f in (py(one_point), one_point):
+        errors = ct.check_grad(f, c, x)
+        assert max(errors.values()) < 1e-6
+    g = ct.grad(py(one_point), argnums=(0, 1))
+    g(c, x)
+    src = ct.source(g)
+    assert "point_term_fwd(" in src and "point_term_bwd(" in src
+    fwd = src[src.index("def point_term_fwd"):].split("# ----")[0]
+    assert "np.empty((" in fwd and "_top," in fwd          # the array tapes and their counts, returned
+    assert ".append(" not in fwd
+
+
 def test_jvp_and_hessian_through_units_match_differences():
     x, w = RNG.normal(size=(2, 3)), RNG.normal(size=3)
     f = py(loop_calls)

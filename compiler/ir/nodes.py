@@ -198,7 +198,11 @@ def operands(s) -> tuple:
     if isinstance(s, While):
         return (s.cond,)
     if isinstance(s, Push):
-        return (s.value,)
+        return (s.value,) + ((Var(s.top),) if s.top else ())
+    if isinstance(s, Pop) and s.top:
+        return (Var(s.top),)
+    if isinstance(s, TapeNew):      # an array tape: its length, or the array it is a row of
+        return tuple(v for v in (s.capacity, Var(s.block) if s.block else None) if v is not None)
     return ()
 
 

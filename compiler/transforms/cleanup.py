@@ -18,7 +18,7 @@ def _reads(s) -> set:
     if isinstance(s, Return):
         return set(_names(s.values))
     if isinstance(s, Pop):
-        return {s.tape}
+        return {s.tape} | ({s.top} if s.top else set())
     if isinstance(s, SetItem):
         return set(_names((s.value, *s.index_args))) | {s.target}
     if isinstance(s, While):
