@@ -192,3 +192,12 @@ def nest_with_break(x, limit):
                 break
         s = s + r * r * 0.1
     return s
+
+
+def element_updates(x, v):
+    """Updates of elements by values that do not read them (a position stepped by its velocity)."""
+    y = x.copy()
+    for t in range(3):
+        for i in range(y.shape[0]):
+            y[i] += 0.1 * np.sin(v[i] * y[0])
+    return np.sum(y * y)

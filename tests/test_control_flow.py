@@ -34,6 +34,8 @@ CASES = [
     (P.table_written_again, (rng.normal(size=3), rng.normal(size=4))),
     (P.table_written_again, (rng.normal(size=5), rng.normal(size=2))),
     (P.nest_with_break, (rng.uniform(size=5), 1.5)), (P.nest_with_break, (rng.uniform(size=3), 100.0)),
+    (P.element_updates, (rng.normal(size=4), rng.normal(size=4))),
+    (P.element_updates, (rng.normal(size=2), rng.normal(size=2))),
 ]
 IDS = [f"{f.__name__}-{i}" for i, (f, _) in enumerate(CASES)]
 PY = {}
@@ -109,6 +111,12 @@ def test_numbers_recorded_in_a_known_nest_go_on_array_tapes():
     # an inner loop that may break: its values fill part of the tape, the count says how much
     src = ct.source(ct.grad(python_version(P.nest_with_break)), np.ones(5), 1.5)
     assert "np.empty(" in src and "_top -= 1" in src
+
+
+def test_an_element_update_leaves_its_adjoint_in_place():
+    src = ct.source(ct.grad(python_version(P.element_updates), argnums=(0, 1)), np.ones(3), np.ones(3))
+    # the adjoint of y[i] += ... neither zeroes y_bar[i] nor adds it back
+    assert "y_bar[i] = 0.0" not in src and "y_bar[i] += t10_bar" not in src
 
 
 def test_writes_that_destroy_needed_values_are_undone():

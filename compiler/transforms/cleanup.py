@@ -1,7 +1,7 @@
 """Clean-up passes: dead-code elimination, and folding `t = expr; x = t` into `x = expr`."""
 from __future__ import annotations
 
-from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop, Var,
+from ..ir.nodes import (Assign, SetItem, Return, If, For, While, Break, Continue, TapeNew, Push, Pop, Var, Const,
                         Function, operands, blocks)
 
 
@@ -257,3 +257,32 @@ def _written(s) -> set:
                 out.add(c.target)
             out |= _written(c)
     return out
+
+
+def drop_rewrites_of_the_same_value(fn: Function) -> Function:
+    """`t = x_bar[i]; x_bar[i] = 0.0; x_bar[i] += t` puts back what was there: the adjoint of an
+    element update (`pos[p] += dt * vel[p]`) reads the element's adjoint, zeroes it for the old
+    value and adds it back as that value's adjoint. The two writes go; the read stays."""
+    def block(stmts):
+        out = []
+        for s in stmts:
+            for b in blocks(s):
+                block(b)
+            out.append(s)
+            if len(out) >= 3 and _puts_back(*out[-3:]):
+                del out[-2:]
+        stmts[:] = out
+    block(fn.body)
+    return fn
+
+
+def _puts_back(read, zero, add) -> bool:
+    return (isinstance(read, Assign) and read.op == "getitem" and isinstance(zero, SetItem)
+            and isinstance(add, SetItem) and zero.op is None and add.op == "add"
+            and isinstance(zero.value, Const) and zero.value.value == 0.0
+            and isinstance(add.value, Var) and add.value.name == read.target
+            and read.args and isinstance(read.args[0], Var)
+            and read.args[0].name == zero.target == add.target
+            and tuple(read.args[1:]) == tuple(zero.index_args) == tuple(add.index_args)
+            and read.params == zero.params == add.params
+            and read.target not in {a.name for a in zero.index_args if isinstance(a, Var)})

@@ -23,7 +23,7 @@ from ..ir.types import Type, FLOAT, INT
 from ..rules import table
 from ..ir.builder import Builder, Sym
 from .activity import active as active_names
-from .cleanup import eliminate_dead_code, coalesce_aliases, share_equal_values
+from .cleanup import eliminate_dead_code, coalesce_aliases, share_equal_values, drop_rewrites_of_the_same_value
 from .checkpoint import checkpoint_loops, refuse_nested_marks
 
 # ops that read only the shape of these operand positions, never the values
@@ -577,7 +577,7 @@ def reverse(fn: Function, outputs: tuple, wrt: list, seed: str = "one", suffix: 
         Return((ret_values["values"], tuple(grads)), ret.loc, role="adjoint")]
     result = Function(f"{fn.name}_{suffix}", params, result_body, fn.filename, types)
     result.names = names
-    return coalesce_aliases(share_equal_values(eliminate_dead_code(result)))
+    return coalesce_aliases(share_equal_values(drop_rewrites_of_the_same_value(eliminate_dead_code(result))))
 
 
 # the SHAPE_ONLY ops whose rules also take a recorded shape tuple in place of the array
