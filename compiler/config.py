@@ -18,7 +18,8 @@ def default_cache_dir() -> Path:
 class Config:
     """`ct.config.cache_dir = "/path"` moves the cache; COTANGENT_CACHE_DIR sets it for a process.
     `ct.config.first_call_check_seconds` bounds the plain-Python check before a first call;
-    `ct.config.boundscheck = False` leaves the index checks out of compiled code."""
+    `ct.config.boundscheck = False` leaves the index checks out of compiled code;
+    `ct.config.index_proofs = False` checks every index, even those proven in range."""
 
     def __init__(self):
         self.cache_dir: Path = default_cache_dir()
@@ -32,6 +33,10 @@ class Config:
         # call. False leaves the checks out of code compiled or called from then on (the setting
         # is part of the generated source and of the cache key), for code known to be safe.
         self.boundscheck: bool = True
+        # With the checks on, indices that compiler/ir/bounds.py proves in range (from the loops'
+        # ranges and conditions tested once on entry) are not checked again at every access.
+        # False runs code in which Numba checks every index (to compare, or to rule the proofs out).
+        self.index_proofs: bool = True
 
 
 config = Config()

@@ -36,6 +36,12 @@ class BoundsError(Error, IndexError):
     at the user's line. Raised unless bounds checking is turned off (ct.config.boundscheck)."""
 
 
+class IndicesUnproven(Exception):
+    """Raised on entry by code compiled without index checks when a condition its index proof
+    needs does not hold for these arguments (compiler/ir/bounds.py). The caller then runs the
+    code compiled with every index checked; a user never sees it."""
+
+
 class ShapeAssumption(Exception):
     """Raised by compiled loop nests on entry when the arguments' shapes are not the ones the
     nests were written for (an axis of length 1 that broadcasts against a longer one). The caller

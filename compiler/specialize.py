@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import CompileError, BoundsError, ShapeAssumption
+from .errors import CompileError, BoundsError, IndicesUnproven, ShapeAssumption
 from .ir.types import Type, FLOAT, INT, BOOL
 from .ir.nodes import Assign, walk, flat_values
 from .config import VERSION, config
@@ -122,6 +122,7 @@ class Compiled:
     twin: object = None      # () -> the same code compiled with the other boundscheck setting
     units: list = None       # (description, Python source) of each separately compiled unit it calls
     general: object = None   # () -> the same code without loop nests, for shapes the nests do not assume
+    checked: object = None   # () -> the same code with every index checked, for calls its index proofs do not cover
     shapes_vary: bool = False  # a call's shapes broke the nests' assumptions: later calls run `general`
 
     def details(self) -> "Compiled":
@@ -134,12 +135,14 @@ class Compiled:
 
 
 def load_or_compile(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str,
-                    boundscheck: bool | None = None, loops: bool = True) -> Compiled:
+                    boundscheck: bool | None = None, loops: bool = True, proofs: bool = True) -> Compiled:
     """Compiled code for one signature: from the cache index when this exact function, signature
     and compiler were seen before, otherwise generated now and recorded in the index. Indices are
     checked as ct.config.boundscheck says, unless `boundscheck` is given. Elementwise code runs
     as loop nests on the CPU target unless `loops` is False (the general code those nests fall
-    back to, compiled the first time a call needs it)."""
+    back to, compiled the first time a call needs it). With `proofs`, indices proven in range
+    (compiler/ir/bounds.py) are not checked again; without, Numba checks every index (the code a
+    call runs when the conditions of those proofs do not hold)."""
     if boundscheck is None:
         boundscheck = config.boundscheck
     if target != "python":
@@ -147,18 +150,24 @@ def load_or_compile(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, ta
                       twin=lambda: load_or_compile(pyfunc, specs, mode, wrt_args, has_aux, target, not boundscheck,
                                                    loops),
                       general=lambda: load_or_compile(pyfunc, specs, mode, wrt_args, has_aux, target, boundscheck,
-                                                      False))
+                                                      False, proofs))
+        if proofs and boundscheck:
+            checks["checked"] = lambda: load_or_compile(pyfunc, specs, mode, wrt_args, has_aux, target, True,
+                                                        loops, False)
     else:
         checks = {}
     watch = live.Watch(pyfunc)          # before generating: the definitions the code is made from
     fp = fingerprint.of(pyfunc, specs, mode, wrt_args, has_aux, target, digest=watch.digest)
     if not boundscheck and target != "python":
         fp += "-nobounds"       # its source differs (the decorator), so its index entry does too
+    if not proofs and target != "python":
+        fp += "-checked"
     if not loops and target != "python":
         fp += "-general"
     elif target != "python" and not loader.links_cacheable():
         fp += "-numpy-calls"    # printed without the cached kernels (NUMBA_OPT=0): other source
-    again = lambda: compile_transform(pyfunc, specs, mode, wrt_args, has_aux, target, boundscheck, loops=loops)
+    again = lambda: compile_transform(pyfunc, specs, mode, wrt_args, has_aux, target, boundscheck, loops=loops,
+                                      proofs=proofs)
     hit = loader.index_lookup(fp)
     if hit is not None:
         name, py_path, path = hit
@@ -177,15 +186,17 @@ def _display_name(pyfunc) -> str:
 
 
 def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, target: str,
-                      boundscheck: bool = True, inline: bool = False, loops: bool = True) -> Compiled:
+                      boundscheck: bool = True, inline: bool = False, loops: bool = True,
+                      proofs: bool = True) -> Compiled:
     """Generate and load the code of one transformation. Calls to user functions become calls to
     separately compiled units (compiler/units.py), except where the cost model inlines them, or
     everywhere with `inline` (one flat function, as ct.source(..., inline=True) shows). With
-    `loops`, the CPU target prints runs of elementwise statements as loop nests (backends/loops.py)."""
-    linker = None if inline or mode.startswith(("symbolic ", "auto ")) else Linker(loops=loops)
+    `loops`, the CPU target prints runs of elementwise statements as loop nests (backends/loops.py);
+    with `proofs`, indices proven in range are compiled without Numba's checks (compiler/ir/bounds.py)."""
+    linker = None if inline or mode.startswith(("symbolic ", "auto ")) else Linker(loops=loops, proofs=proofs)
     fn, out_fn, driver = transform_ir(pyfunc, specs, mode, wrt_args, has_aux, linker)
     if driver is not None:
-        return _load_driver(pyfunc, fn, mode, driver, target, boundscheck, linker, loops)
+        return _load_driver(pyfunc, fn, mode, driver, target, boundscheck, linker, loops, proofs)
     header = _header(pyfunc, fn, mode)
     if budget_mode(mode)[0] in ("grad", "vjp"):
         out_fn = group_tapes(array_tapes(out_fn))
@@ -198,7 +209,8 @@ def compile_transform(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, 
         return Compiled(python_run, python_run, src_py, locmap, py_module.__file__, out_fn, locmap, units=units)
     links = linker.link([out_fn], "cpu", boundscheck) if linker else []
     src, nb_locmap = module_source([out_fn], "cpu", header, boundscheck, links,
-                                   cache=not (linker and linker.reaches_recursion([out_fn])), loops=loops)
+                                   cache=not (linker and linker.reaches_recursion([out_fn])), loops=loops,
+                                   proofs=proofs)
     module = loader.load(src, out_fn.name)
     units = linker.unit_sources("cpu", boundscheck) if linker else []
     return Compiled(getattr(module, out_fn.name), python_run, src, nb_locmap, module.__file__, out_fn, locmap,
@@ -351,7 +363,7 @@ def _check_scalar_output(fn, result, what: str) -> None:
 
 
 def _load_driver(pyfunc, fn, mode: str, driver, target: str, boundscheck: bool = True, linker=None,
-                 loops: bool = True) -> Compiled:
+                 loops: bool = True, proofs: bool = True) -> Compiled:
     """The module of a Jacobian or Hessian: the derivative it loops over, then the driver loop."""
     header = _header(pyfunc, fn, mode)
     inner = driver.functions[-1]
@@ -359,7 +371,8 @@ def _load_driver(pyfunc, fn, mode: str, driver, target: str, boundscheck: bool =
     def module(kind):
         links = linker.link(driver.functions, kind, boundscheck) if linker else []
         cache = not (linker and linker.reaches_recursion(driver.functions))
-        src, locmap = module_source(driver.functions, kind, header, boundscheck, links, cache, loops=loops)
+        src, locmap = module_source(driver.functions, kind, header, boundscheck, links, cache, loops=loops,
+                                    proofs=proofs)
         return src + "\n\n" + driver.text(njit_decorator(boundscheck, cache=cache) if kind == "cpu" else ""), locmap
 
     src_py, locmap = module("python")
@@ -438,6 +451,8 @@ def _call_checked(compiled: Compiled, leaves_, first: bool):
     plain-Python check before its first call instead: Numba would read the wrong memory."""
     if compiled.boundscheck is not None and compiled.boundscheck != config.boundscheck:
         compiled, first = _current_setting(compiled, first)
+    if compiled.checked is not None and not config.index_proofs:
+        compiled, first = _checked(compiled, first)
     if compiled.shapes_vary:
         general, first = _general(compiled, first)
         return _call_checked(general, leaves_, first)
@@ -450,6 +465,11 @@ def _call_checked(compiled: Compiled, leaves_, first: bool):
             with numba_opt_level(compiled.llvm_opt):
                 return compiled.run(*leaves_)
         return compiled.run(*leaves_)
+    except IndicesUnproven:
+        # an index proof's entry condition does not hold for these arguments (it is sufficient,
+        # not necessary): this call runs the code that checks every index
+        checked, first = _checked(compiled, first)
+        return _call_checked(checked, leaves_, first)
     except ShapeAssumption:
         # shapes the nests do not assume (an axis of length 1 that broadcasts, or lengths that
         # differ): this call and every later one run the general code, instead of starting the
@@ -470,6 +490,15 @@ def _current_setting(compiled: Compiled, first: bool) -> tuple:
         compiled.twin = compiled.twin()
         return compiled.twin, True
     return compiled.twin, first
+
+
+def _checked(compiled: Compiled, first: bool) -> tuple:
+    """The code with every index checked, made the first time a call needs it, and whether this
+    is its first call."""
+    if not isinstance(compiled.checked, Compiled):
+        compiled.checked = compiled.checked()
+        return compiled.checked, True
+    return compiled.checked, first
 
 
 def _general(compiled: Compiled, first: bool) -> tuple:

@@ -57,8 +57,9 @@ class Linker:
     """The units of one compilation: the inlining decision at each call, the IR of every unit,
     and the loaded modules they are printed into."""
 
-    def __init__(self, loops: bool = True):
+    def __init__(self, loops: bool = True, proofs: bool = True):
         self.loops = loops           # print elementwise runs as loop nests on the CPU target
+        self.proofs = proofs         # leave out the index checks that compiler/ir/bounds.py accounts for
         self.units: dict = {}        # UnitKey -> Function (the IR, before tape grouping)
         self.results: dict = {}      # primal UnitKey -> its result Type
         self.lowering: list = []     # primal keys being lowered, outermost first
@@ -387,7 +388,7 @@ class Linker:
                   f"{'; '.join(_describe(k) for k in keys)}.\n"
                   f"A compilation unit: compiled once per signature, called from every call site.")
         src, locmap = module_source(functions, target, header, boundscheck, links,
-                                    cache=not self.reaches_recursion(functions), loops=self.loops)
+                                    cache=not self.reaches_recursion(functions), loops=self.loops, proofs=self.proofs)
         module = loader.load(src, functions[0].name)
         LOCMAPS[module.__file__] = locmap
         stem = module.__file__.rsplit("/", 1)[-1][:-3]

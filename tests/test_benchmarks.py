@@ -59,3 +59,14 @@ def test_the_table_json_and_plot_are_written(tiny_rows):
 def test_first_call_is_timed_in_a_fresh_process(tmp_path):
     seconds = bench_run.time_first_call("import cotangent", str(tmp_path), {})
     assert seconds is not None and seconds > 0
+
+
+def test_the_index_checks_benchmark_times_three_settings(capsys):
+    import index_checks
+    index_checks.main(["--scale", "tiny", "--workloads", "springs", "--rounds", "1", "--min-total", "0.01"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| springs")]
+    assert len(rows) == 1
+    proofs_ms, every, none = (float(x) for x in rows[0].split("|")[4:7])
+    assert proofs_ms > 0 and every > 0 and none > 0
+    import cotangent as ct
+    assert ct.config.boundscheck is True and ct.config.index_proofs is True     # settings restored

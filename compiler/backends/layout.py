@@ -120,6 +120,9 @@ def _split_condition(indent: str, code: str):
     if not m:
         return None
     keyword_, cond = m.groups()
+    negated = cond.startswith("not (") and cond.endswith(")") and _balanced(cond[5:-1])
+    if negated:                      # `if not (a and b):`, black opens the parentheses it has
+        keyword_, cond = f"{keyword_} not", cond[5:-1]
     logic = [t for _, t, d in _top_level(cond) if d == 0 and t in ("and", "or")]
     if not logic:
         return None

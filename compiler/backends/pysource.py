@@ -8,6 +8,7 @@ import re
 from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, While, Break, Continue,
                         TapeNew, Push, Pop, walk)
 from ..ir.types import FLOAT
+from ..ir.bounds import prove
 from ..rules import table
 from ..rules.table import HELPERS, KERNELS
 from ..rules.indexing import index_text
@@ -142,7 +143,13 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
     plan (`code.loops`, backends/loops.py) puts in a nest print as that nest, at its first one."""
     carried = ""
     plan = getattr(code, "loops", None)
+    checks = getattr(code, "checks", None)
     for s in stmts:
+        if checks and id(s) in checks:
+            comment = _comment(s, previous) or carried
+            carried = ""
+            previous = (s.loc.filename, s.loc.line, s.role) if s.loc else previous
+            rows.extend(_check_rows(checks[id(s)], depth, comment, s.loc))
         if plan is not None and id(s) in plan.writes:
             comment = _comment(s, previous) or carried
             carried = ""
@@ -253,6 +260,23 @@ def _kernel_call(fn: Function, s: Assign) -> str | None:
     return None
 
 
+def _check_rows(tests, depth: int, comment: str, loc) -> list:
+    """An index test before an access whose index is not known on entry (compiler/ir/bounds.py),
+    in code compiled without Numba's checks: the IndexError Numba's check would raise."""
+    test = " or ".join(f"not -{a}.shape[{axis}] <= {i} < {a}.shape[{axis}]" for i, a, axis in tests)
+    return [(depth, f"if {test}:", comment, loc),
+            (depth + 1, 'raise IndexError("index out of range")', "", None)]
+
+
+def _proof_check(proof) -> list:
+    """Rows that check, on entry, the conditions under which every index below is in range."""
+    if proof is None or not proof.entry:
+        return []
+    test = " and ".join(proof.entry)
+    return [(1, f"if not ({test}):", "# the indices below are in range when these hold: checked once, here", None),
+            (2, 'raise IndicesUnproven("run the code that checks every index")', "", None)]
+
+
 def _entry_check(plan) -> list:
     """Rows that check, before anything runs, the equal lengths the loop nests assume."""
     pairs = plan.assumptions if plan is not None else []
@@ -264,10 +288,11 @@ def _entry_check(plan) -> list:
 
 
 def function_source(fn: Function, decorator: str = "", code=statement_code,
-                    loops: bool = False, kernels: bool = True) -> tuple[list, dict]:
+                    loops: bool = False, kernels: bool = True, proof=None) -> tuple[list, dict]:
     """Lines of one function and a map from line index (0-based) to the statement's location.
     With `loops`, runs of elementwise array statements print as loop nests (backends/loops.py),
-    and with `kernels` their matrix products and arrays are calls to backends/kernels.py."""
+    and with `kernels` their matrix products and arrays are calls to backends/kernels.py. With an
+    index `proof` (compiler/ir/bounds.py), its entry conditions and index tests are printed."""
     lines = []
     if decorator:
         lines.append(decorator)
@@ -280,7 +305,8 @@ def function_source(fn: Function, decorator: str = "", code=statement_code,
             from .loops import LoopPlan
             plan = LoopPlan(fn, kernels)
         code = _fusing_printer(fn, plan, kernels)
-    rows = _block(fn, fn.body, 1, _entry_check(plan), code=code)
+        code.checks = proof.inline if proof is not None else None
+    rows = _block(fn, fn.body, 1, _entry_check(plan) + _proof_check(proof), code=code)
     locmap = {}
     for depth, code, comment, loc in rows:
         if comment:                  # on a line of its own above the code: no column to keep aligned
@@ -292,11 +318,13 @@ def function_source(fn: Function, decorator: str = "", code=statement_code,
 
 def module_source(functions: list, target: str, header: str, boundscheck: bool = True,
                   links: list = (), cache: bool = True, loops: bool = False,
-                  kernels: bool | None = None) -> tuple[str, dict]:
+                  kernels: bool | None = None, proofs: bool = False) -> tuple[str, dict]:
     """A whole module: imports, the separately compiled units it calls (`links`: lines binding
     their names, from compiler/units.py), then each function decorated for the target; with
     `loops` (the CPU target), elementwise runs as loop nests, calling the cached kernels where
-    Numba can cache their callers (`kernels`, by default loader.links_cacheable())."""
+    Numba can cache their callers (`kernels`, by default loader.links_cacheable()). With
+    `proofs`, a function whose indices compiler/ir/bounds.py can account for is compiled
+    without Numba's index checks, testing on entry, or at the access, what it could not prove."""
     if kernels is None:
         from .loader import links_cacheable
         kernels = links_cacheable()
@@ -306,8 +334,11 @@ def module_source(functions: list, target: str, header: str, boundscheck: bool =
         lines += ["import numba", "import cotangent.backends.numba_support  # noqa: F401  (Numba versions of the helpers)"]
     bodies, locmap = [], {}
     for fn in functions:
-        decorator = njit_decorator(boundscheck, cache=cache) if target == "cpu" else ""
-        fl, fmap = function_source(fn, decorator, loops=loops and target == "cpu", kernels=kernels)
+        proof = prove(fn) if proofs and boundscheck and target == "cpu" else None
+        if proof is not None and not proof.eligible:
+            proof = None
+        decorator = njit_decorator(boundscheck and proof is None, cache=cache) if target == "cpu" else ""
+        fl, fmap = function_source(fn, decorator, loops=loops and target == "cpu", kernels=kernels, proof=proof)
         bodies.append((fl, fmap))
     text_so_far = "\n".join(b for fl, _ in bodies for b in fl)
     used = [h for h in HELPERS if re.search(rf"(?<![\w.]){h}\(", text_so_far)]
@@ -316,8 +347,9 @@ def module_source(functions: list, target: str, header: str, boundscheck: bool =
     kernels = [k for k in KERNELS if re.search(rf"(?<![\w.]){k}\(", text_so_far)] if loops else []
     if kernels:
         lines.append(f"from cotangent.backends.kernels import {', '.join(kernels)}")
-    if "raise ShapeAssumption(" in text_so_far:
-        lines.append("from cotangent.errors import ShapeAssumption")
+    raised = [e for e in ("IndicesUnproven", "ShapeAssumption") if f"raise {e}(" in text_so_far]
+    if raised:
+        lines.append(f"from cotangent.errors import {', '.join(raised)}")
     if links:
         lines += ["from cotangent.backends.loader import linked", "", "# separately compiled functions this module calls"]
         lines += [out for link in links for out in lay_out("", link)]
