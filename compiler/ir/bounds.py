@@ -127,17 +127,20 @@ class _Ranges:
     def span(self, v) -> Span:
         if isinstance(v, Const):
             return _const(v.value) if type(v.value) is int else UNKNOWN
-        name = v.name
-        if name in self.spans:
-            return self.spans[name]
+        return self._memo(self.spans, v.name, self._span, UNKNOWN)    # UNKNOWN: defined from itself
+
+    def _memo(self, cache: dict, name: str, compute, cyclic):
+        """compute(name), once; `cyclic` for a name reached again while it is being computed."""
+        if name in cache:
+            return cache[name]
         if name in self.busy:
-            return UNKNOWN                    # defined from itself: a counter
+            return cyclic
         self.busy.add(name)
         try:
-            out = self._span(name)
+            out = compute(name)
         finally:
             self.busy.discard(name)
-        self.spans[name] = out
+        cache[name] = out
         return out
 
     def _span(self, name: str) -> Span:
@@ -194,8 +197,9 @@ class _Ranges:
 
     def _def_span(self, s, name: str) -> Span:
         if isinstance(s, For) and s.var == name:
-            step = s.step.value if isinstance(s.step, Const) else None
-            start, stop = self.span(s.start), self.span(s.stop)
+            start, stop, step = s.mirrors or (s.start, s.stop, s.step)     # a reversed loop: the loop's values
+            step = step.value if isinstance(step, Const) else None
+            start, stop = self.span(start), self.span(stop)
             if type(step) is int and step > 0:
                 return Span(start.lo, None if stop.hi is None else stop.hi.plus(-1))
             if type(step) is int and step < 0:
@@ -301,18 +305,7 @@ class _Ranges:
         """The axis lengths of array `v` as Forms (None for an axis not known), or None."""
         if not isinstance(v, Var):
             return None
-        name = v.name
-        if name in self.shapes:
-            return self.shapes[name]
-        if name in self.busy:
-            return None
-        self.busy.add(name)
-        try:
-            out = self._dims(name)
-        finally:
-            self.busy.discard(name)
-        self.shapes[name] = out
-        return out
+        return self._memo(self.shapes, v.name, self._dims, None)
 
     def _dims(self, name: str):
         t = self.fn.types.get(name)

@@ -97,6 +97,8 @@ class For:
     role: str = "primal"
     counter: str | None = None
     checkpoint: Any = None       # ct.checkpointed(range(...), snapshots=s): s (a Value); None: taped
+    mirrors: tuple | None = None  # an adjoint loop's (start, stop, step) of the loop it runs backwards:
+                                  # its index takes some of that loop's values (ir/bounds.py)
 
 
 @dataclass

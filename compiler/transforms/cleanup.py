@@ -185,6 +185,8 @@ def rename_reads(s, old: str, new: str) -> None:
         s.cond = sub(s.cond)
     elif isinstance(s, For):
         s.start, s.stop, s.step = sub(s.start), sub(s.stop), sub(s.step)
+        if s.mirrors:
+            s.mirrors = sub(s.mirrors)
     elif isinstance(s, While):
         s.cond = sub(s.cond)
     for b in blocks(s):

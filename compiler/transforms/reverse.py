@@ -342,7 +342,8 @@ class _Reverser:
         body = self.loop_body(s)
         if body:
             b.loc = s.loc
-            b.stmts.append(For(s.var, last.value, stop.value, (-step).value, body, s.loc, role="adjoint"))
+            b.stmts.append(For(s.var, last.value, stop.value, (-step).value, body, s.loc, role="adjoint",
+                               mirrors=(s.start, s.stop, s.step)))
 
     def reverse_while(self, s: While):
         b = self.b
