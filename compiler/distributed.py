@@ -62,10 +62,11 @@ def cluster_cpus(ray) -> int:
 
 def worker_setup() -> dict:
     """The caller's settings that a worker process copies: the cache directory (so compiled code
-    is loaded, not compiled again, where the directory is shared), the bounds-check and first-call
-    settings, and the import path (so the user's modules import there as they do here)."""
+    is loaded, not compiled again, where the directory is shared), the bounds-check, index-proof and
+    first-call settings, and the import path (so the user's modules import there as they do here)."""
     return {"cache_dir": os.path.abspath(os.fspath(config.cache_dir)),
             "boundscheck": config.boundscheck,
+            "index_proofs": config.index_proofs,
             "first_call_check_seconds": config.first_call_check_seconds,
             "sys_path": [os.path.abspath(p or os.curdir) for p in sys.path if os.path.isdir(p or os.curdir)]}
 
@@ -74,6 +75,7 @@ def prepare_worker(setup: dict, cpus: int) -> None:
     """Apply `worker_setup()` in a worker process and limit Numba's threads to its CPUs."""
     config.cache_dir = setup["cache_dir"]
     config.boundscheck = setup["boundscheck"]
+    config.index_proofs = setup.get("index_proofs", True)
     config.first_call_check_seconds = setup["first_call_check_seconds"]
     for path in setup["sys_path"]:
         if path not in sys.path and os.path.isdir(path):
