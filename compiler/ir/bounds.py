@@ -513,7 +513,7 @@ def _implies(d: tuple, c: tuple, ranges: "_Ranges") -> bool:
     if d[0] != c[0] or d[2] != c[2]:
         return False
     gap = d[1] - c[1] if d[0] == "<" else c[1] - d[1]
-    return ranges._nonneg(gap) and (gap.terms or gap.const > 0 or id(d) < id(c))
+    return ranges._nonneg(gap) and bool(gap.terms or gap.const > 0)
 
 
 def _keep_strongest(conditions: dict, need: tuple) -> None:
