@@ -31,6 +31,7 @@ class ParamBuffer:
         if len(set(names)) != len(names):
             raise ValueError(f"parameter names repeat: {sorted(n for n in names if names.count(n) > 1)}")
         self.specs = list(specs)
+        self.by_name: dict[str, ParamSpec] = {s.name: s for s in specs}
         self.offsets: dict[str, tuple[int, int]] = {}
         start = 0
         for s in specs:
@@ -60,7 +61,7 @@ class ParamBuffer:
         return self.data[a:b].reshape(self.spec(name).shape)
 
     def spec(self, name: str) -> ParamSpec:
-        return next(s for s in self.specs if s.name == name)
+        return self.by_name[name]
 
     def named(self) -> dict[str, np.ndarray]:
         """Every parameter's view, by name."""
@@ -68,7 +69,8 @@ class ParamBuffer:
 
     def grads(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """A flat gradient split into named arrays shaped like the parameters (views of `flat`)."""
-        return {n: flat[a:b].reshape(self.spec(n).shape) for n, (a, b) in self.offsets.items()}
+        by_name = self.by_name
+        return {n: flat[a:b].reshape(by_name[n].shape) for n, (a, b) in self.offsets.items()}
 
     def load(self, named: dict[str, np.ndarray]) -> None:
         """Copy named arrays into the buffer, checking that names and shapes match."""
