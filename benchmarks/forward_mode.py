@@ -18,11 +18,9 @@ import sys
 
 # One core for every tool, set before NumPy, JAX or PyTorch load (as benchmarks/run.py does).
 if __name__ == "__main__":
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    if hasattr(os, "sched_setaffinity"):    # XLA still runs some work on a second thread: pin to one core
-        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import one_core
+    one_core.pin()
 
 import argparse  # noqa: E402
 

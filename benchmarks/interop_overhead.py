@@ -20,11 +20,9 @@ from __future__ import annotations
 import os
 import sys
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import one_core  # noqa: E402
+one_core.pin()
 
 from pathlib import Path  # noqa: E402
 

@@ -28,11 +28,9 @@ import sys
 
 if __name__ == "__main__" and "--all-cores" not in sys.argv:   # one core for every tool, before NumPy,
     # Numba and JAX load; not when a test imports this module
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import one_core
+    one_core.pin()
 
 import argparse  # noqa: E402
 import json  # noqa: E402

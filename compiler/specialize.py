@@ -450,11 +450,11 @@ def _call_checked(compiled: Compiled, leaves_, first: bool):
     range fails the call and is found here on any call. Code compiled without the checks gets the
     plain-Python check before its first call instead: Numba would read the wrong memory."""
     if compiled.boundscheck is not None and compiled.boundscheck != config.boundscheck:
-        compiled, first = _current_setting(compiled, first)
+        compiled, first = _variant(compiled, "twin", first)
     if compiled.checked is not None and not config.index_proofs:
-        compiled, first = _checked(compiled, first)
+        compiled, first = _variant(compiled, "checked", first)
     if compiled.shapes_vary:
-        general, first = _general(compiled, first)
+        general, first = _variant(compiled, "general", first)
         return _call_checked(general, leaves_, first)
     if compiled.run is compiled.python_run:
         leaves_ = numpy_scalars(leaves_)
@@ -468,47 +468,33 @@ def _call_checked(compiled: Compiled, leaves_, first: bool):
     except IndicesUnproven:
         # an index proof's entry condition does not hold for these arguments (it is sufficient,
         # not necessary): this call runs the code that checks every index
-        checked, first = _checked(compiled, first)
+        checked, first = _variant(compiled, "checked", first)
         return _call_checked(checked, leaves_, first)
     except ShapeAssumption:
         # shapes the nests do not assume (an axis of length 1 that broadcasts, or lengths that
         # differ): this call and every later one run the general code, instead of starting the
         # nests and giving up each time
         compiled.shapes_vary = True
-        general, first = _general(compiled, first)
+        general, first = _variant(compiled, "general", first)
         return _call_checked(general, leaves_, first)
     except Exception as e:  # noqa: BLE001 - re-raised with the user's line where it can be found
         _locate(compiled, leaves_)
         raise_compile_failure(compiled, e)
 
 
-def _current_setting(compiled: Compiled, first: bool) -> tuple:
-    """The code compiled under the ct.config.boundscheck now in force, made once when the setting
-    changes after `compiled` was cached (the API's caches key on the function and its signature),
-    and whether this is its first call."""
-    if not isinstance(compiled.twin, Compiled):
-        compiled.twin = compiled.twin()
-        return compiled.twin, True
-    return compiled.twin, first
-
-
-def _checked(compiled: Compiled, first: bool) -> tuple:
-    """The code with every index checked, made the first time a call needs it, and whether this
-    is its first call."""
-    if not isinstance(compiled.checked, Compiled):
-        compiled.checked = compiled.checked()
-        return compiled.checked, True
-    return compiled.checked, first
-
-
-def _general(compiled: Compiled, first: bool) -> tuple:
-    """The code without loop nests, for arguments whose shapes the nests do not assume (an axis of
-    length 1 that broadcasts), made the first time such a call comes, and whether this is its
-    first call."""
-    if not isinstance(compiled.general, Compiled):
-        compiled.general = compiled.general()
-        return compiled.general, True
-    return compiled.general, first
+def _variant(compiled: Compiled, which: str, first: bool) -> tuple:
+    """Another variant of the same code (a field of `compiled` holding it, or the function that
+    makes it), made the first time a call needs it, and whether this is its first call. The
+    variants: `twin`, compiled under the ct.config.boundscheck now in force (the setting changed
+    after `compiled` was cached: the API's caches key on the function and its signature);
+    `checked`, with every index checked (a call its index proofs do not cover); `general`, without
+    loop nests (shapes the nests do not assume, such as an axis of length 1 that broadcasts)."""
+    made = getattr(compiled, which)
+    if isinstance(made, Compiled):
+        return made, first
+    made = made()
+    setattr(compiled, which, made)
+    return made, True
 
 
 def numpy_scalars(leaves_) -> list:

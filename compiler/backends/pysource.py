@@ -145,17 +145,6 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
     plan = getattr(code, "loops", None)
     checks = getattr(code, "checks", None)
     for s in stmts:
-        if checks and id(s) in checks:
-            comment = _comment(s, previous) or carried
-            carried = ""
-            previous = (s.loc.filename, s.loc.line, s.role) if s.loc else previous
-            rows.extend(_check_rows(checks[id(s)], depth, comment, s.loc))
-        if plan is not None and id(s) in plan.writes:
-            comment = _comment(s, previous) or carried
-            carried = ""
-            previous = (s.loc.filename, s.loc.line, s.role) if s.loc else previous
-            rows.extend(plan.write_rows(s, depth, comment))
-            continue
         if plan is not None and id(s) in plan.members:
             nest = plan.first.get(id(s))
             if nest is not None:
@@ -168,6 +157,12 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
         comment = _comment(s, previous) or carried
         carried = ""
         previous = (s.loc.filename, s.loc.line, s.role) if s.loc else previous
+        if checks and id(s) in checks:           # an index test, under the statement's comment
+            rows.extend(_check_rows(checks[id(s)], depth, comment, s.loc))
+            comment = ""
+        if plan is not None and id(s) in plan.writes:
+            rows.extend(plan.write_rows(s, depth, comment))
+            continue
         if isinstance(s, If):
             rows.append((depth, f"if {value_text(s.cond)}:", comment, s.loc))
             _block(fn, s.body or [], depth + 1, rows, previous, code)

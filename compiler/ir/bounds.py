@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from .nodes import Assign, SetItem, For, While, Push, Pop, TapeNew, Function, Var, Const, walk
 from .primitives import PRIMITIVES
 from .types import Type, INT
+from ..rules.indexing import index_axes
 
 # operations that index with values the user computes: their functions keep Numba's checks
 INDEXING_OPS = {"index_add", "add_at", "take_flat", "positions", "mask_nonzero", "nonzero", "flatnonzero",
@@ -98,7 +99,7 @@ def _const(k: int) -> Span:
 @dataclass
 class Proof:
     """What printing a function without Numba's index checks needs: `entry`, the conditions
-    checked on entry (text, location), and `inline`, id(access) -> the (index text, array, axis)
+    checked on entry (texts), and `inline`, id(access) -> the (index text, array, axis)
     tests printed before it. `eligible` is False when the function keeps Numba's checks."""
     eligible: bool
     entry: list = field(default_factory=list)
@@ -112,7 +113,7 @@ class _Ranges:
     def __init__(self, fn: Function):
         self.fn = fn
         self.defs: dict = {}
-        self.nonneg: set = set()         # atoms known to be >= 0 (lengths)
+        self.nonneg_atoms: set = set()   # atoms known to be >= 0 (lengths)
         self.pushed: dict = {}           # tape -> the values pushed onto it (a pop gives one back)
         for s in walk(fn.body):
             for name in _defined(s):
@@ -162,38 +163,29 @@ class _Ranges:
             hi = _upper(hi, sp.hi)
         return Span(lo, hi)
 
-    def _popped(self, name: str) -> list:
-        """The values a pop into `name` may give back: every value pushed onto its tapes but
-        `name`'s own (None when one of them was pushed as a tuple, or is not known)."""
+    def _given_back(self, name: str, into: str, item: int | None = None):
+        """The values the pops into `name` may give back: every value pushed onto their tapes (item
+        `item` of each pushed tuple), less `into`'s own (a value of `into` pushed and popped back
+        into it: its other definitions decide). None when one of them is not known."""
+        pops = [s for s in self.defs.get(name, []) if isinstance(s, Pop)]
+        if not pops or (item is not None and len(pops) != len(self.defs[name])):
+            return None
         out = []
-        for s in self.defs.get(name, []):
-            if not isinstance(s, Pop):
-                continue
-            if s.tape not in self.pushed:
-                return None
-            for v in self.pushed[s.tape]:
-                if isinstance(v, tuple) or not isinstance(v, Var):
+        for pop in pops:
+            for v in self.pushed.get(pop.tape, [None]):
+                if item is not None:
+                    v = v[item] if isinstance(v, tuple) and isinstance(item, int) and 0 <= item < len(v) else None
+                if not isinstance(v, Var):
                     return None
-                if v.name != name:   # a value of `name` pushed, popped back into it: its other definitions'
+                if v.name != into:
                     out.append(v)
         return out
 
-    def _popped_items(self, name: str, i, into: str | None = None) -> list:
-        """Item i of the tuples a pop into `name` may give back (None when not known), less the
-        values of `into` itself (the variable being assigned: its other definitions decide)."""
-        defs = self.defs.get(name, [])
-        if not defs or not isinstance(i, int):
-            return None
-        out = []
-        for s in defs:
-            if not isinstance(s, Pop) or s.tape not in self.pushed:
-                return None
-            for v in self.pushed[s.tape]:
-                if not isinstance(v, tuple) or not 0 <= i < len(v) or not isinstance(v[i], Var):
-                    return None
-                if v[i].name != into:
-                    out.append(v[i])
-        return out
+    def _span_of_values(self, values) -> Span:
+        return NEUTRAL if values == [] else UNKNOWN if values is None else self._hull([self.span(v) for v in values])
+
+    def _dims_of_values(self, values):
+        return NEUTRAL if values == [] else None if values is None else self._agreed([self.dims(v) for v in values])
 
     def _def_span(self, s, name: str) -> Span:
         if isinstance(s, For) and s.var == name:
@@ -206,8 +198,7 @@ class _Ranges:
                 return Span(None if stop.lo is None else stop.lo.plus(1), start.hi)
             return UNKNOWN
         if isinstance(s, Pop):
-            values = self._popped(s.target)
-            return NEUTRAL if values == [] else UNKNOWN if values is None else self._hull([self.span(v) for v in values])
+            return self._span_of_values(self._given_back(name, name))
         if not isinstance(s, Assign):
             return UNKNOWN                    # a trip counter, a tape's count
         op, args = s.op, s.args
@@ -233,7 +224,7 @@ class _Ranges:
             a, b = self.span(args[0]), self.span(args[1])
             k = b.exact
             if k is not None and k.constant and k.const > 0:
-                return Span(_floordiv(a.lo, k.const, self), _floordiv(a.hi, k.const, self))
+                return Span(self._floordiv(a.lo, k.const), self._floordiv(a.hi, k.const))
             return self._opaque(a, b, "//")
         if op == "mod":
             b = self.span(args[1]).exact
@@ -253,8 +244,7 @@ class _Ranges:
                 return Span(dims[axis], dims[axis])
             return UNKNOWN
         if op == "tuple_getitem" and isinstance(args[0], Var) and s.role == "tape":
-            items = self._popped_items(args[0].name, s.param("i"), name)
-            return NEUTRAL if items == [] else UNKNOWN if items is None else self._hull([self.span(v) for v in items])
+            return self._span_of_values(self._given_back(args[0].name, name, s.param("i")))
         if op == "tuple_getitem" and isinstance(args[0], Var):
             shape = self._shape_tuple(args[0].name)
             i = s.param("i")
@@ -280,8 +270,8 @@ class _Ranges:
         if x is None or y is None:
             return UNKNOWN
         text = f"({_paren(x)} {operator} {_paren(y)})"
-        if self._nonneg(x) and self._nonneg(y) and operator in ("*", "//", "%"):
-            self.nonneg.add(text)
+        if self.nonneg(x) and self.nonneg(y) and operator in ("*", "//", "%"):
+            self.nonneg_atoms.add(text)
         f = Form.atom(text)
         return Span(f, f)
 
@@ -291,13 +281,25 @@ class _Ranges:
             out = self._opaque(Span(out, out), Span(d, d), "*").exact
         return Span(out, out) if out is not None else UNKNOWN
 
-    def _nonneg(self, f: Form) -> bool:
-        return f.const >= 0 and all(c > 0 and a in self.nonneg for a, c in f.terms)
+    def nonneg(self, f: Form) -> bool:
+        """Whether f >= 0 for every call: a number >= 0 plus atoms known >= 0 (lengths)."""
+        return f.const >= 0 and all(c > 0 and a in self.nonneg_atoms for a, c in f.terms)
+
+    def _floordiv(self, f: Form | None, k: int) -> Form | None:
+        if f is None:
+            return None
+        if f.constant:
+            return Form((), f.const // k)
+        text = f"({_paren(f)} // {k})"
+        if self.nonneg(f):
+            self.nonneg_atoms.add(text)
+        return Form.atom(text)
 
     def _shape_tuple(self, name: str):
-        for s in self.defs.get(name, []):
-            if isinstance(s, Assign) and s.op == "shape" and len(self.defs[name]) == 1:
-                return self.dims(s.args[0])
+        """The lengths held by `name` when its one definition is `x.shape`."""
+        made = self.defs.get(name, [])
+        if len(made) == 1 and isinstance(made[0], Assign) and made[0].op == "shape":
+            return self.dims(made[0].args[0])
         return None
 
     # --- arrays ---
@@ -315,13 +317,12 @@ class _Ranges:
             if name in self.defs:
                 return None
             texts = [f"{name}.shape[{k}]" for k in range(t.rank)]
-            self.nonneg.update(texts)
+            self.nonneg_atoms.update(texts)
             return tuple(Form.atom(x) for x in texts)
         found = None
         for s in self.defs.get(name, []):
             if isinstance(s, Pop):
-                values = self._popped(name)
-                d = NEUTRAL if values == [] else None if values is None else self._agreed([self.dims(v) for v in values])
+                d = self._dims_of_values(self._given_back(name, name))
             else:
                 d = self._def_dims(s, t.rank) if isinstance(s, Assign) else None
             if d is NEUTRAL:
@@ -349,8 +350,7 @@ class _Ranges:
         if op == "getitem":
             return self._getitem_dims(s)
         if op == "tuple_getitem" and isinstance(args[0], Var):
-            items = self._popped_items(args[0].name, s.param("i"), s.target)
-            return NEUTRAL if items == [] else None if items is None else self._agreed([self.dims(v) for v in items])
+            return self._dims_of_values(self._given_back(args[0].name, s.target, s.param("i")))
         if op == "expand_dims":
             x, axis = self.dims(args[0]), s.param("axis")
             if x is None or not isinstance(axis, int):
@@ -384,25 +384,22 @@ class _Ranges:
         return None
 
     def _getitem_dims(self, s: Assign):
+        """x[...]: an integer drops an axis, `:` keeps it, None adds a 1; other slices make axes
+        of unknown length; an integer-array index, unknown."""
         x = self.dims(s.args[0])
         if x is None:
             return None
-        operands = iter(s.args[1:])
-        out, axis = [], 0
-        for entry in s.param("index"):
-            if entry[0] == "newaxis":
+        out, rest = [], 0
+        for entry, axis, ops in index_axes(s.param("index"), s.args[1:]):
+            if axis is None:
                 out.append(ONE)
                 continue
-            if axis >= len(x):
+            if axis >= len(x) or (entry[0] == "int" and getattr(self.fn.types.get(getattr(ops[0], "name", "")), "rank", 0)):
                 return None
             if entry[0] == "slice":
-                given = [next(operands) for flag in entry[1:] if flag]
-                out.append(x[axis] if not given else None)
-            else:
-                if getattr(self.fn.types.get(getattr(next(operands), "name", "")), "rank", 0):
-                    return None
-            axis += 1
-        return tuple(out) + tuple(x[axis:])
+                out.append(None if ops else x[axis])
+            rest = axis + 1
+        return tuple(out) + tuple(x[rest:])
 
 
 def _defined(s) -> list:
@@ -423,28 +420,18 @@ def _sum(a: Form | None, b: Form | None) -> Form | None:
 
 def _lower(a: Form | None, b: Form | None) -> Form | None:
     """A lower bound of both: the smaller where their difference is a number."""
-    if a is None or b is None:
-        return None
-    d = a - b
-    return (b if d.const >= 0 else a) if d.constant else None
+    return _bound(a, b, upper=False)
 
 
 def _upper(a: Form | None, b: Form | None) -> Form | None:
-    if a is None or b is None:
-        return None
-    d = a - b
-    return (a if d.const >= 0 else b) if d.constant else None
+    """An upper bound of both: the larger where their difference is a number."""
+    return _bound(a, b, upper=True)
 
 
-def _floordiv(f: Form | None, k: int, ranges: _Ranges) -> Form | None:
-    if f is None:
+def _bound(a: Form | None, b: Form | None, upper: bool) -> Form | None:
+    if a is None or b is None or not (a - b).constant:
         return None
-    if f.constant:
-        return Form((), f.const // k)
-    text = f"({_paren(f)} // {k})"
-    if ranges._nonneg(f):
-        ranges.nonneg.add(text)
-    return Form.atom(text)
+    return a if ((a - b).const >= 0) == upper else b
 
 
 def _paren(f: Form) -> str:
@@ -475,55 +462,35 @@ def prove(fn: Function) -> Proof:
         if pattern is None:
             return Proof(False)
         dims = ranges.dims(Var(array))
-        it = iter(operands)
-        axis, tests = 0, []
-        for entry in pattern:
-            if entry[0] == "newaxis":
-                continue
-            if entry[0] == "slice":
-                for flag in entry[1:]:
-                    if flag:
-                        next(it)
-                axis += 1
-                continue
-            index = next(it)
+        tests = []
+        for entry, axis, ops in index_axes(pattern, operands):
+            if entry[0] != "int":
+                continue                     # a slice (its bounds clamp) or a new axis
+            index = ops[0]
             if isinstance(index, Var) and getattr(fn.types.get(index.name), "rank", 0):
                 return Proof(False)          # an integer-array index
             n = dims[axis] if dims is not None and axis < len(dims) else None
-            span = ranges.span(index)
-            needs = _needs(span, n, ranges)
+            needs = _needs(ranges.span(index), n, ranges)
             if needs is None:
                 tests.append((_value_text(index), array, axis))
+            elif needs:
+                conditions.update(dict.fromkeys(needs))
             else:
-                for need in needs:
-                    _keep_strongest(conditions, need)
-                if not needs:
-                    proof.proven += 1
-            axis += 1
+                proof.proven += 1
         if tests:
             proof.inline[id(s)] = tests
-    kept = list(conditions.values())
-    kept = [c for c in kept if not any(d is not c and _implies(d, c, ranges) for d in kept)]
+    kept = [c for c in conditions if not any(_implies(d, c, ranges) for d in conditions)]
     proof.entry = [_condition_text(c) for c in kept]
     return proof
 
 
 def _implies(d: tuple, c: tuple, ranges: "_Ranges") -> bool:
-    """Whether condition d implies c: the same kind and length, d's bound the stronger."""
+    """Whether condition d, a ("<", a, n) (a < n) or (">=", a, n) (a >= -n), implies another
+    condition c: the same kind and length, d's bound strictly the stronger."""
     if d[0] != c[0] or d[2] != c[2]:
         return False
     gap = d[1] - c[1] if d[0] == "<" else c[1] - d[1]
-    return ranges._nonneg(gap) and bool(gap.terms or gap.const > 0)
-
-
-def _keep_strongest(conditions: dict, need: tuple) -> None:
-    """Add `need`, a ("<", a, n) (a < n) or (">=", a, n) (a >= -n), unless a condition kept
-    already implies it; one that differs only in a's constant keeps the stronger."""
-    kind, a, n = need
-    key = (kind, a.terms, n)
-    old = conditions.get(key)
-    if old is None or (a.const > old[1].const if kind == "<" else a.const < old[1].const):
-        conditions[key] = need
+    return ranges.nonneg(gap) and bool(gap.terms or gap.const > 0)
 
 
 def _condition_text(c: tuple) -> str:
@@ -538,11 +505,11 @@ def _needs(span: Span, n: Form | None, ranges: _Ranges) -> list | None:
     if span.hi is None or n is None:
         return None
     upper = n - span.hi.plus(1)                # n - hi - 1 >= 0
-    if not ranges._nonneg(upper):
+    if not ranges.nonneg(upper):
         out.append(("<", span.hi, n))
     if span.lo is None:
         return None
-    if not ranges._nonneg(span.lo) and not ranges._nonneg(span.lo + n):
+    if not ranges.nonneg(span.lo) and not ranges.nonneg(span.lo + n):
         out.append((">=", span.lo, n))
     return out
 

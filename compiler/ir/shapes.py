@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from .nodes import Assign, Function, Pop, Push, Var, walk
 from .primitives import PRIMITIVES
+from ..rules.indexing import index_axes
 from .types import Type
 
 # operations whose result has the shape of their first operand
@@ -305,26 +306,21 @@ class Shapes:
         x = self._operand(s.args[0])
         if x is None:
             return None
-        operands = iter(s.args[1:])
-        out, axis = [], 0
-        for entry in s.param("index"):
-            kind = entry[0]
-            if kind == "newaxis":
+        out, rest = [], 0
+        for entry, axis, ops in index_axes(s.param("index"), s.args[1:]):
+            if axis is None:
                 out.append(ONE)
                 continue
-            if kind == "slice":
-                given = [next(operands) for flag in entry[1:] if flag]
-                if axis >= len(x):
-                    return None
-                out.append(x[axis] if not given else Dim())
-                axis += 1
-                continue
-            operand = next(operands, None)
-            t = self.fn.types.get(operand.name) if isinstance(operand, Var) else None
-            if isinstance(t, Type) and t.rank > 0:
+            if axis >= len(x) and entry[0] == "slice":
                 return None
-            axis += 1
-        return tuple(out) + tuple(x[axis:])
+            if entry[0] == "slice":
+                out.append(x[axis] if not ops else Dim())
+            else:
+                t = self.fn.types.get(ops[0].name) if isinstance(ops[0], Var) else None
+                if isinstance(t, Type) and t.rank > 0:
+                    return None
+            rest = axis + 1
+        return tuple(out) + tuple(x[rest:])
 
 
 def _same_held(a, b) -> bool:

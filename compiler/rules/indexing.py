@@ -25,6 +25,19 @@ def operand_count(entry) -> int:
     return 0 if kind == "newaxis" else 1
 
 
+def index_axes(pattern, operands):
+    """(entry, axis, the operands it reads) for each entry of an index pattern, `axis` being the
+    indexed array's axis the entry applies to (None for a new axis, which applies to none)."""
+    it, axis = iter(operands), 0
+    for entry in pattern:
+        ops = tuple(next(it) for _ in range(operand_count(entry)))
+        if entry[0] == "newaxis":
+            yield entry, None, ops
+        else:
+            yield entry, axis, ops
+            axis += 1
+
+
 def index_text(pattern, operands) -> str:
     parts, it = [], iter(operands)
     for entry in pattern:
