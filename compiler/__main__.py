@@ -59,9 +59,15 @@ def main(argv=None) -> int:
     rules = sub.add_parser("rules", help="the supported NumPy surface: every function, its forms, and its "
                                          "derivative (derived by SymPy for elementwise functions) or conventions")
     rules.add_argument("--markdown", action="store_true", help="as the table in docs/reference/numpy.md")
+    sub.add_parser("derive-rules", help="derive every tabulated elementwise rule with SymPy and rewrite the "
+                                        "table of recipes shipped with the package (after changing a definition)")
     ns = parser.parse_args(argv)
     if ns.command == "rules":
         return _print_rules(ns.markdown)
+    if ns.command == "derive-rules":
+        from .rules import recipes
+        print(f"wrote {recipes.write_table()} recipes to {recipes.TABLE_PATH}")
+        return 0
     fn = _load_function(ns.function)
     pyfunc = getattr(fn, "__cotangent_function__", fn)
     args = _example_args(fn, ns.args)

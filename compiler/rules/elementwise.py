@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 from ..ir.types import Type, FLOAT, INT, BOOL, promote
 from .table import Primitive, register, TypeRuleError, register_helpers
-from . import derive
+from . import derive, recipes
 
 
 @dataclass
@@ -84,8 +84,21 @@ def _sympy_env(name, args, out) -> tuple:
     return derive.partials(name, consts), env
 
 
+def _recipe(name, kind, mask, args):
+    """The rule's recorded recipe (recipes.py), or None where SymPy must derive it."""
+    return recipes.lookup(name, kind, tuple(bool(m) for m in mask),
+                          tuple(a.const_value() if a.is_const else None for a in args))
+
+
+def _inputs(args, out, **more) -> dict:
+    return {**{f"x{k}": a for k, a in enumerate(args)}, "out": out, **more}
+
+
 def _sympy_vjp(name):
     def vjp(b, g, out, args, active, params):
+        recipe = _recipe(name, "vjp", active, args)
+        if recipe is not None:
+            return recipes.replay(b, recipe, _inputs(args, out, g=g))
         parts, env = _sympy_env(name, args, out)
         return derive.emit_vjp(b, g, parts, active, env)
     return vjp
@@ -93,6 +106,10 @@ def _sympy_vjp(name):
 
 def _sympy_jvp(name):
     def jvp(b, out, args, tangents, params):
+        recipe = _recipe(name, "jvp", [t is not None for t in tangents], args)
+        if recipe is not None:
+            dots = {f"dot{k}": t for k, t in enumerate(tangents) if t is not None}
+            return recipes.replay(b, recipe, _inputs(args, out, **dots))[0]
         parts, env = _sympy_env(name, args, out)
         return derive.emit_jvp(b, parts, tangents, env)
     return jvp
