@@ -25,6 +25,7 @@ from .config import VERSION
 from .ir.nodes import Assign, SetItem, Return, Var, TapeNew, Function, walk, blocks, operands
 from .ir.types import Type, TupleType, TapeType, FLOAT, INT, BOOL
 from .ir.unit import UnitKey, transformed_result
+from .ir.shapes import Shapes
 from .ir.builder import Sym, Builder
 from .frontend.lower import lower
 from .frontend.calls import StaticArgumentNeeded, ArgumentWritten
@@ -289,6 +290,8 @@ class Linker:
                        unpack + bwd_body + [Return(tuple(ret.values[1]), ret.loc, role="adjoint")],
                        parent.filename, types)
         bwd.names = names
+        # the shapes the forward sweep knows its residuals have, for the adjoint sweep's loop nests
+        bwd.residual_dims = (res, Shapes(fwd).residual_specs(fwd.body[-1].values), out_bar)
         return fwd, eliminate_dead_code(bwd)
 
     # --- printing and loading ---------------------------------------------------------------------

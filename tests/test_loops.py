@@ -173,3 +173,32 @@ def test_slices_and_writes_of_parts():
     assert "out[0, i0] = y[i0]" in src
     _compare(sliced, [w, x], (0, 1))
     _compare(sliced, [RNG.standard_normal(12), RNG.standard_normal(6)], (0, 1))
+
+
+def dense_tanh(x, W, b):
+    return np.tanh(x @ W + b)
+
+
+def two_dense(W1, b1, W2, b2, X):
+    """Calls to a unit outside loops: each adjoint is the unit's adjoint sweep (`dense_tanh_bwd`),
+    which reads the forward sweep's residuals back from a tuple."""
+    h = dense_tanh(X, W1, b1)
+    return np.sum(dense_tanh(h, W2, b2) ** 2)
+
+
+def test_split_adjoint_sweep_knows_its_residuals_shapes():
+    """The adjoint sweep split from a unit's forward sweep knows the shapes of the residuals and of
+    the incoming adjoint from that sweep, so its elementwise adjoints and the bias's sum are one nest."""
+    args = [RNG.standard_normal(s) for s in [(3, 4), (4,), (4, 2), (2,), (5, 3)]]
+    g = ct.grad(two_dense, argnums=(0, 1, 2, 3))
+    g(*args)
+    src = ct.source(g)
+    bwd = src[src.index("def dense_tanh_bwd("):]
+    bwd = "\n".join(line.split("#")[0] for line in bwd[:bwd.index("return")].splitlines())
+    calls = bwd.replace("np.empty(", "").replace("np.zeros(", "")      # (allocations, as NumPy under NUMBA_OPT=0)
+    assert "unbroadcast(" not in bwd and "np." not in calls
+    assert "b_bar[i1] += " in bwd and "W.shape[1] != b.shape[0]" in bwd
+    _compare(two_dense, args, (0, 1, 2, 3))
+    short = list(args)
+    short[1] = short[1][:1]                         # b1 broadcasts: the general code, in every unit
+    _compare(two_dense, short, (0, 1, 2, 3))

@@ -108,6 +108,13 @@ class Shapes:
             t = fn.types.get(p)
             if isinstance(t, Type) and t.rank > 0:
                 self.dims[p] = tuple(Dim(text=f"{p}.shape[{k}]") for k in range(t.rank))
+        self.by_text = {d.text: d for dims in self.dims.values() for d in dims}
+        self.classes: dict = {}              # a class of the forward sweep's residuals -> its Dim here
+        given = getattr(fn, "residual_dims", None)
+        if given is not None and given[2] in self.dims:   # the incoming adjoint: shaped like the value
+            value = self._residual(given[1].get(0))
+            if value is not None and len(value) == len(self.dims[given[2]]):
+                self.broadcast([self.dims[given[2]], value])
         for s in walk(fn.body):
             if isinstance(s, Assign):
                 if writers.get(s.target) == 1:
@@ -246,6 +253,9 @@ class Shapes:
 
     def _rule(self, s: Assign, rank: int):
         op, args = s.op, s.args
+        given = getattr(self.fn, "residual_dims", None)     # (residuals, their dimensions, adjoint)
+        if op == "tuple_getitem" and given is not None and isinstance(args[0], Var) and args[0].name == given[0]:
+            return self._residual(given[1].get(s.param("i")))
         if op == "tuple_getitem" and isinstance(args[0], Var) and args[0].name in self.popped:
             held = self.popped[args[0].name]
             i = s.param("i")
@@ -299,6 +309,48 @@ class Shapes:
             axis %= len(x) + 1
             return x[:axis] + (ONE,) + x[axis:]
         return None
+
+    def _residual(self, spec):
+        """The dimensions of a residual read by an adjoint sweep split from its forward sweep, as
+        that sweep's shapes give them (`residual_dims`): a parameter's dimension, the literal 1, or a
+        class the residuals share. Lengths the forward sweep only assumed stay checked where used."""
+        if spec is None:
+            return None
+        out = []
+        for axis in spec:
+            if axis == "one":
+                out.append(ONE)
+                continue
+            texts, cls, point = axis
+            params = [(self.by_text[t],) for t in texts if t in self.by_text]
+            if params:          # the forward sweep's assumptions between parameters, checked here too
+                d = self.broadcast(params)[0]
+            else:
+                d = self.classes.setdefault(cls, Dim())
+                point = True
+            d = d.find()
+            d.point = d.point or point
+            out.append(d)
+        return tuple(out)
+
+    def residual_specs(self, values) -> dict:
+        """For a forward sweep: the dimensions of each value it returns (position -> one entry per
+        axis, see `_residual`): its result, whose adjoint the adjoint sweep takes, and the residuals
+        that sweep reads back."""
+        classes: dict = {}
+        texts: dict = {}                 # a class -> the parameters' dimensions in it
+        for p in self.fn.params:
+            for d in self.dims.get(p, ()):
+                texts.setdefault(id(d.find()), []).append(d.text)
+        out = {}
+        for i, v in enumerate(values):
+            dims = self.value(v) if isinstance(v, Var) and v.name not in self.poisoned else None
+            if not dims:
+                continue
+            out[i] = tuple("one" if d.one else (tuple(texts.get(id(d), ())), classes.setdefault(id(d), len(classes)),
+                                                d.point)
+                           for d in (x.find() for x in dims))
+        return out
 
     def _getitem(self, s: Assign):
         """x[...]: an integer drops an axis, `:` keeps it, None adds a 1; other slices make new
