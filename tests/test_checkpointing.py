@@ -279,13 +279,15 @@ def test_memory_limit_cpu_target():
 @ct.checkpoint
 def diffuse(u, kappa):
     v = u.copy()
-    v[1:-1] = u[1:-1] + 0.2 * kappa[1:-1] * (u[:-2] - 2.0 * u[1:-1] + u[2:])
+    laplacian = u[:-2] - 2.0 * u[1:-1] + u[2:]
+    v[1:-1] = u[1:-1] + 0.2 * kappa[1:-1] * laplacian
     return np.sin(v) + v
 
 
 def diffuse_stored(u, kappa):
     v = u.copy()
-    v[1:-1] = u[1:-1] + 0.2 * kappa[1:-1] * (u[:-2] - 2.0 * u[1:-1] + u[2:])
+    laplacian = u[:-2] - 2.0 * u[1:-1] + u[2:]
+    v[1:-1] = u[1:-1] + 0.2 * kappa[1:-1] * laplacian
     return np.sin(v) + v
 
 

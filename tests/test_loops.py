@@ -176,7 +176,11 @@ def test_slices_and_writes_of_parts():
 
 
 def dense_tanh(x, W, b):
-    return np.tanh(x @ W + b)
+    """A dense layer with a soft-clipped tanh (four statements: more than the cost model inlines)."""
+    z = x @ W
+    u = z + b
+    a = np.tanh(u)
+    return a * (1.0 - 0.25 * a)
 
 
 def two_dense(W1, b1, W2, b2, X):
@@ -202,3 +206,24 @@ def test_split_adjoint_sweep_knows_its_residuals_shapes():
     short = list(args)
     short[1] = short[1][:1]                         # b1 broadcasts: the general code, in every unit
     _compare(two_dense, short, (0, 1, 2, 3))
+
+
+def flat_params(theta, X):
+    """Parameters unpacked from one flat vector, as the runtime does: the lengths are literals."""
+    W = theta[0:6].reshape((3, 2))
+    b = theta[6:8]
+    h = np.tanh(X @ W + b)
+    return np.sum(h * h)
+
+
+def test_lengths_written_in_the_code_are_dimensions():
+    """`reshape((3, 2))` has the dimensions 3 and 2, so the bias (a slice of length 2 by its
+    bounds, checked where read) broadcasts along a known axis: one nest, no unbroadcast; an input
+    with the wrong width runs the general code, which raises NumPy's error."""
+    theta, X = RNG.standard_normal(8), RNG.standard_normal((5, 3))
+    src = _source(flat_params, [theta, X], wrt=(0,))
+    code = "\n".join(line.split("#")[0] for line in src.splitlines())
+    assert "unbroadcast(" not in code and "X.shape[1] != 3" in code
+    _compare(flat_params, [theta, X], 0)
+    with pytest.raises(ct.CompileError, match="shapes|aligned|mismatch"):
+        ct.grad(flat_params)(theta, RNG.standard_normal((5, 4)))

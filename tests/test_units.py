@@ -27,7 +27,11 @@ def py(f):
 # --- functions called from several sites, in loops and branches ------------------------------------
 
 def layer(h, W):
-    return np.tanh(h @ W)
+    """A tanh layer scaled by its mean square: four statements, more than the cost model inlines."""
+    z = h @ W
+    a = np.tanh(z)
+    scale = 1.0 + np.mean(a * a)
+    return a / scale
 
 
 def deep(W1, W2, x):
@@ -276,6 +280,40 @@ def test_small_scalar_functions_are_inlined():
     src = ct.source(ct.grad(py(uses_tiny)), 0.5)
     assert "linked(" not in src and "= tiny(" not in src
     ct.check_grad(py(uses_tiny), 0.5)
+
+
+def affine(x, W, b):
+    """A dense layer: one statement on arrays."""
+    return x @ W + b
+
+
+def gated(x, W, b):
+    """Four statements on arrays: a unit."""
+    z = affine(x, W, b)
+    gate = 1.0 / (1.0 + np.exp(-z))
+    out = gate * np.tanh(z)
+    return out
+
+
+def two_layers(W1, b1, W2, b2, x):
+    h = gated(x, W1, b1)
+    return np.sum(affine(h, W2, b2) ** 2)
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_small_straight_line_array_functions_are_inlined(n):
+    """At most three statements on arrays, without branches: inlined, so the bias add joins the
+    caller's loop nest; a longer function stays a unit (and inlines its own small calls)."""
+    args = [RNG.normal(size=s) for s in [(3, 2), (2,), (2, 3), (3,), (n, 3)]]
+    g = ct.grad(ct.differentiable(two_layers), argnums=(0, 1, 2, 3))
+    g(*args)
+    src = ct.source(g, units=False)
+    code = "\n".join(line.split("#")[0] for line in src.splitlines())      # (comments quote the source)
+    assert "gated_fwd(" in code and "gated_bwd(" in code and "affine" not in code
+    units = "\n".join(line.split("#")[0] for line in ct.source(g).splitlines())
+    assert "affine" not in units
+    ct.check_grad(py(two_layers), *args, argnums=(0, 1, 2, 3))
+    ct.check_grad(two_layers, *args, argnums=(0, 1, 2, 3))
 
 
 @pytest.mark.parametrize("shape", [(3,), (2, 2)])

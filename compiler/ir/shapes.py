@@ -109,6 +109,7 @@ class Shapes:
             if isinstance(t, Type) and t.rank > 0:
                 self.dims[p] = tuple(Dim(text=f"{p}.shape[{k}]") for k in range(t.rank))
         self.by_text = {d.text: d for dims in self.dims.values() for d in dims}
+        self.literals: dict = {}             # length -> its Dim (literal)
         self.classes: dict = {}              # a class of the forward sweep's residuals -> its Dim here
         given = getattr(fn, "residual_dims", None)
         if given is not None and given[2] in self.dims:   # the incoming adjoint: shaped like the value
@@ -196,12 +197,22 @@ class Shapes:
                 self.tuples[s.target] = held[i][1]
 
     def _length(self, v):
-        """The dimension an array size given as `v` makes: a recorded length, 1, or a new one."""
+        """The dimension an array size given as `v` makes: a recorded length, a literal, or a new one."""
         if isinstance(v, Var) and v.name in self.lengths:
             return self.lengths[v.name]
-        if not isinstance(v, Var) and v.value == 1:
-            return ONE
+        if not isinstance(v, Var) and isinstance(v.value, int) and not isinstance(v.value, bool) and v.value >= 0:
+            return self.literal(v.value)
         return Dim()
+
+    def literal(self, n: int) -> Dim:
+        """The dimension of length n, written in the code (`reshape((4, 8))`, `np.zeros(3)`): one per
+        length, so two arrays of length 8 have one dimension; `8` is its text, so a parameter's
+        dimension broadcast against it is assumed to be 8 and checked on entry like any other."""
+        if n == 1:
+            return ONE
+        if n not in self.literals:
+            self.literals[n] = Dim(text=str(n))
+        return self.literals[n]
 
     def _define(self, name: str, dims: tuple) -> None:
         old = self.dims.get(name)
@@ -275,6 +286,11 @@ class Shapes:
             if x is None or (axes is not None and len(axes) != len(x)):
                 return None
             return tuple(reversed(x)) if axes is None else tuple(x[k] for k in axes)
+        if op == "reshape":
+            sizes = args[1:]
+            if len(sizes) != rank or any(not isinstance(a, Var) and a.value == -1 for a in sizes):
+                return None
+            return tuple(self._length(a) for a in sizes)
         if op == "broadcast_to":
             return tuple(self._length(a) for a in args[1:])
         if op == "matmul":
@@ -322,7 +338,8 @@ class Shapes:
                 out.append(ONE)
                 continue
             texts, cls, point = axis
-            params = [(self.by_text[t],) for t in texts if t in self.by_text]
+            params = [(self.by_text[t],) if not t.isdigit() else (self.literal(int(t)),)
+                      for t in texts if t in self.by_text or t.isdigit()]
             if params:          # the forward sweep's assumptions between parameters, checked here too
                 d = self.broadcast(params)[0]
             else:
@@ -342,6 +359,8 @@ class Shapes:
         for p in self.fn.params:
             for d in self.dims.get(p, ()):
                 texts.setdefault(id(d.find()), []).append(d.text)
+        for n, d in self.literals.items():
+            texts.setdefault(id(d.find()), []).append(str(n))
         out = {}
         for i, v in enumerate(values):
             dims = self.value(v) if isinstance(v, Var) and v.name not in self.poisoned else None
