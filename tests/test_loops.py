@@ -157,6 +157,27 @@ def test_kernels_where_numba_caches_their_callers(monkeypatch):
     assert "matmul(" not in src and "X @ W" in src and "np.empty((" in src
 
 
+def running(w, x):
+    """A loop over rows that reads w at each trip (w's adjoint starts from zeros and is added into)
+    and whose numbers the adjoint needs (a tape of numbers)."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += np.tanh(np.sum(x[i] * w))
+    return total
+
+
+def test_adjoint_zeros_and_number_tapes_use_the_kernels(monkeypatch):
+    """Outside NUMBA_OPT=0 an adjoint's zeros and a tape of numbers are calls to the cached kernels
+    (no np.zeros_like or np.empty overload compiled into each function); the result is unchanged."""
+    monkeypatch.setenv("NUMBA_OPT", "3")
+    w, x = RNG.standard_normal(3), RNG.standard_normal((6, 3))
+    src = ct.source(ct.grad(running), w, x)
+    code = "\n".join(line.split("#")[0] for line in src.splitlines())
+    assert "= zeros_like(w)" in code and "np.zeros_like(" not in code
+    assert "_tape = empty((" in code and "np.empty(" not in code
+    _compare(running, [w, x], 0)
+
+
 def sliced(w, x):
     b = x.shape[0]
     y = np.tanh(x * w[0:b] + w[b:2 * b])            # slices: lengths checked where a nest reads them

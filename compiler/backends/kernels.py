@@ -30,6 +30,12 @@ def zeros(shape):
 
 
 @njit(cache=True, error_model="numpy")
+def zeros_like(a):
+    """np.zeros_like(a) for a float array: the start of an adjoint that contributions add into."""
+    return np.zeros_like(a)
+
+
+@njit(cache=True, error_model="numpy")
 def full(shape, value):
     """np.full(shape, value): the start of a nest's maximum or minimum (-inf or inf)."""
     return np.full(shape, value)

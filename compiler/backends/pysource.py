@@ -231,6 +231,8 @@ def _fusing_printer(fn: Function, plan=None, kernels: bool = True):
             kernel = _kernel_call(fn_, s)
             if kernel is not None:
                 return kernel
+        if plan is not None and kernels and isinstance(s, TapeNew) and s.top and not s.block and s.kind == "float":
+            return f"{s.tape} = empty(({value_text(s.capacity)},))\n{s.top} = 0"     # the cached kernel
         if isinstance(s, Pop) and s.target in unpacked:
             return f"{', '.join(unpacked[s.target])} = {s.tape}.pop()"
         if isinstance(s, Assign) and s.op == "tuple_getitem" and s.role == "tape":
@@ -245,10 +247,14 @@ def _fusing_printer(fn: Function, plan=None, kernels: bool = True):
 
 
 def _kernel_call(fn: Function, s: Assign) -> str | None:
-    """A matrix product or a float array constructor as a call to its cached kernel
-    (backends/kernels.py), in code with loop nests: compiled once per machine, not per function."""
+    """A matrix product or a float array constructor (np.zeros_like of a float array too) as a call
+    to its cached kernel (backends/kernels.py), in code with loop nests: compiled once per machine,
+    not per function."""
     if s.op == "matmul" and all(isinstance(a, Var) and fn.types[a.name].rank <= 2 for a in s.args):
         return f"{s.target} = matmul({s.args[0].name}, {s.args[1].name})"
+    if s.op == "zeros_like" and isinstance(s.args[0], Var) and fn.types[s.target].kind == FLOAT \
+            and fn.types[s.args[0].name].kind == FLOAT and fn.types[s.target].rank:
+        return f"{s.target} = zeros_like({s.args[0].name})"
     if s.op in ("zeros", "empty") and not s.param("dtype") and fn.types[s.target].kind == FLOAT:
         dims = [value_text(a) for a in s.args]
         return f"{s.target} = {s.op}(({', '.join(dims)}{',' if len(dims) == 1 else ''}))"
