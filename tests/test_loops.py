@@ -178,6 +178,23 @@ def test_adjoint_zeros_and_number_tapes_use_the_kernels(monkeypatch):
     _compare(running, [w, x], 0)
 
 
+def halves(w, x):
+    """Two slices whose lengths the shapes cannot relate: their adjoints go through unbroadcast."""
+    b = x.shape[0]
+    return np.sum(np.tanh(w[0:b] + w[b:2 * b]) * x)
+
+
+def test_unbroadcast_left_in_nest_code_is_the_cached_kernel(monkeypatch):
+    monkeypatch.setenv("NUMBA_OPT", "3")
+    w, x = RNG.standard_normal(8), RNG.standard_normal(4)
+    src = ct.source(ct.grad(halves), w, x)
+    imports = [line for line in src.splitlines() if line.startswith("from cotangent.backends.")]
+    assert "unbroadcast(" in src and any(line.startswith("from cotangent.backends.kernels import")
+                                         and "unbroadcast" in line for line in imports)
+    assert not any("support import" in line and "unbroadcast" in line for line in imports)
+    _compare(halves, [w, x], 0)
+
+
 def sliced(w, x):
     b = x.shape[0]
     y = np.tanh(x * w[0:b] + w[b:2 * b])            # slices: lengths checked where a nest reads them

@@ -10,6 +10,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import numba_support  # registers the Numba version of support.unbroadcast
+from .support import unbroadcast as _unbroadcast
+
+del numba_support               # (imported for that side effect only)
+
 
 @njit(cache=True, error_model="numpy")
 def matmul(a, b):
@@ -40,3 +45,10 @@ def full(shape, value):
     """np.full(shape, value): the start of a nest's maximum or minimum (-inf or inf)."""
     return np.full(shape, value)
 
+
+@njit(cache=True, error_model="numpy")
+def unbroadcast(g, like):
+    """support.unbroadcast(g, like): an adjoint summed back over the axes its operand was
+    broadcast along, where the shapes cannot tell (compiled once per machine: its generic
+    Numba version takes about a second to compile into each function)."""
+    return _unbroadcast(g, like)

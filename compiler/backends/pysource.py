@@ -10,7 +10,7 @@ from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, 
 from ..ir.types import FLOAT
 from ..ir.bounds import prove
 from ..rules import table
-from ..rules.table import HELPERS, KERNELS
+from ..rules.table import HELPERS, KERNELS, HELPER_KERNELS
 from ..rules.indexing import index_text
 from . import fusion
 from .layout import lay_out
@@ -343,9 +343,11 @@ def module_source(functions: list, target: str, header: str, boundscheck: bool =
         bodies.append((fl, fmap))
     text_so_far = "\n".join(b for fl, _ in bodies for b in fl)
     used = [h for h in HELPERS if re.search(rf"(?<![\w.]){h}\(", text_so_far)]
+    cached = [h for h in used if h in HELPER_KERNELS] if loops and kernels else []
+    used = [h for h in used if h not in cached]
     if used:
         lines.append(f"from cotangent.backends.support import {', '.join(used)}")
-    kernels = [k for k in KERNELS if re.search(rf"(?<![\w.]){k}\(", text_so_far)] if loops else []
+    kernels = [k for k in KERNELS if re.search(rf"(?<![\w.]){k}\(", text_so_far)] + cached if loops else []
     if kernels:
         lines.append(f"from cotangent.backends.kernels import {', '.join(kernels)}")
     raised = [e for e in ("IndicesUnproven", "ShapeAssumption") if f"raise {e}(" in text_so_far]

@@ -15,6 +15,8 @@ HELPERS = ["unbroadcast", "mean", "amax", "amin", "prod", "prod_others", "squeez
            "diag_embed_like"]
 # the cached library calls of loop-nest code (backends/kernels.py), kept free of user names too
 KERNELS = ["matmul", "empty", "zeros", "zeros_like", "full"]
+# helpers with a cached kernel of the same name, which loop-nest code imports from kernels.py
+HELPER_KERNELS = ["unbroadcast"]
 
 
 def register_helpers(*names: str) -> None:
