@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from .nodes import Assign, SetItem, For, While, Push, Pop, TapeNew, Function, Var, Const, walk
 from .primitives import PRIMITIVES
 from .types import Type, INT
-from ..rules.indexing import index_axes
+from ..rules.indexing import index_axes, result_axes
 
 # operations that index with values the user computes: their functions keep Numba's checks
 INDEXING_OPS = {"index_add", "add_at", "take_flat", "positions", "mask_nonzero", "nonzero", "flatnonzero",
@@ -389,17 +389,8 @@ class _Ranges:
         x = self.dims(s.args[0])
         if x is None:
             return None
-        out, rest = [], 0
-        for entry, axis, ops in index_axes(s.param("index"), s.args[1:]):
-            if axis is None:
-                out.append(ONE)
-                continue
-            if axis >= len(x) or (entry[0] == "int" and getattr(self.fn.types.get(getattr(ops[0], "name", "")), "rank", 0)):
-                return None
-            if entry[0] == "slice":
-                out.append(None if ops else x[axis])
-            rest = axis + 1
-        return tuple(out) + tuple(x[rest:])
+        return result_axes(s.param("index"), s.args[1:], x, ONE, lambda: None,
+                           lambda v: getattr(self.fn.types.get(getattr(v, "name", "")), "rank", 0) > 0)
 
 
 def _defined(s) -> list:

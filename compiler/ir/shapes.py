@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .nodes import Assign, Function, Pop, Push, Var, walk
 from .primitives import PRIMITIVES
-from ..rules.indexing import index_axes
+from ..rules.indexing import result_axes
 from .types import Type
 
 # operations whose result has the shape of their first operand
@@ -111,7 +111,8 @@ class Shapes:
         self.by_text = {d.text: d for dims in self.dims.values() for d in dims}
         self.literals: dict = {}             # length -> its Dim (literal)
         self.classes: dict = {}              # a class of the forward sweep's residuals -> its Dim here
-        given = getattr(fn, "residual_dims", None)
+        # an adjoint sweep split from its forward sweep: (residuals, their dimensions, the adjoint)
+        self.given = given = getattr(fn, "residual_dims", None)
         if given is not None and given[2] in self.dims:   # the incoming adjoint: shaped like the value
             value = self._residual(given[1].get(0))
             if value is not None and len(value) == len(self.dims[given[2]]):
@@ -264,7 +265,7 @@ class Shapes:
 
     def _rule(self, s: Assign, rank: int):
         op, args = s.op, s.args
-        given = getattr(self.fn, "residual_dims", None)     # (residuals, their dimensions, adjoint)
+        given = self.given
         if op == "tuple_getitem" and given is not None and isinstance(args[0], Var) and args[0].name == given[0]:
             return self._residual(given[1].get(s.param("i")))
         if op == "tuple_getitem" and isinstance(args[0], Var) and args[0].name in self.popped:
@@ -328,7 +329,7 @@ class Shapes:
 
     def _residual(self, spec):
         """The dimensions of a residual read by an adjoint sweep split from its forward sweep, as
-        that sweep's shapes give them (`residual_dims`): a parameter's dimension, the literal 1, or a
+        that sweep's shapes give them (`residual_dims`): a parameter's dimension, a literal length, or a
         class the residuals share. Lengths the forward sweep only assumed stay checked where used."""
         if spec is None:
             return None
@@ -377,21 +378,8 @@ class Shapes:
         x = self._operand(s.args[0])
         if x is None:
             return None
-        out, rest = [], 0
-        for entry, axis, ops in index_axes(s.param("index"), s.args[1:]):
-            if axis is None:
-                out.append(ONE)
-                continue
-            if axis >= len(x) and entry[0] == "slice":
-                return None
-            if entry[0] == "slice":
-                out.append(x[axis] if not ops else Dim())
-            else:
-                t = self.fn.types.get(ops[0].name) if isinstance(ops[0], Var) else None
-                if isinstance(t, Type) and t.rank > 0:
-                    return None
-            rest = axis + 1
-        return tuple(out) + tuple(x[rest:])
+        return result_axes(s.param("index"), s.args[1:], x, ONE, Dim,
+                           lambda v: isinstance(v, Var) and getattr(self.fn.types.get(v.name), "rank", 0) > 0)
 
 
 def _same_held(a, b) -> bool:

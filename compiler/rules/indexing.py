@@ -38,6 +38,24 @@ def index_axes(pattern, operands):
             axis += 1
 
 
+def result_axes(pattern, operands, x: tuple, one, bounded, is_array) -> tuple | None:
+    """What x[pattern] has on each axis, from what x has (`x`, one item per axis): an integer
+    drops the axis, `:` keeps its item, None adds `one`, a slice with bounds gives `bounded()`.
+    None where an index is an integer array (`is_array(operand)`) or there are more entries than
+    axes. The shapes (symbolic dimensions) and the index proofs (axis lengths) both read it."""
+    out, rest = [], 0
+    for entry, axis, ops in index_axes(pattern, operands):
+        if axis is None:
+            out.append(one)
+            continue
+        if axis >= len(x) or (entry[0] != "slice" and is_array(ops[0])):
+            return None
+        if entry[0] == "slice":
+            out.append(bounded() if ops else x[axis])
+        rest = axis + 1
+    return tuple(out) + tuple(x[rest:])
+
+
 def index_text(pattern, operands) -> str:
     parts, it = [], iter(operands)
     for entry in pattern:
