@@ -10,6 +10,7 @@ import pytest
 
 import cotangent as ct
 from cotangent.backends.pysource import module_source
+from cotangent.ir.nodes import Assign, walk
 from cotangent.ir.shapes import Shapes
 from cotangent.specialize import spec_of, transform_ir
 
@@ -265,3 +266,74 @@ def test_lengths_written_in_the_code_are_dimensions():
     _compare(flat_params, [theta, X], 0)
     with pytest.raises(ct.CompileError, match="shapes|aligned|mismatch"):
         ct.grad(flat_params)(theta, RNG.standard_normal((5, 4)))
+
+
+def gated(w, bias, h0, xs):
+    """A diagonal gated recurrence written with NumPy slices of packed weights, as a user writes an
+    LSTM cell: gates from the parts of w and bias, each step's state from the last one."""
+    b = h0.shape[0]
+    h = h0.copy()
+    total = 0.0
+    for t in range(xs.shape[0]):
+        x = xs[t]
+        f = 1.0 / (1.0 + np.exp(-(x * w[0:b] + bias[0:b])))
+        g = np.tanh(h * w[b:2 * b] + bias[b:2 * b])
+        h = f * h + (1.0 - f) * g
+        total += np.sum(h * h)
+    return total
+
+
+def test_slices_between_elementwise_statements_keep_one_nest():
+    """The views `w[0:b]` between the gates' statements print before the nest and the tape's
+    record after it, so a step's gates, state and sum are one nest; its adjoint is one nest too
+    (the adjoint sweep recomputes the slices and they keep their dimensions), adding into the parts
+    of w_bar and bias_bar as it goes."""
+    w, bias, h0 = RNG.standard_normal(6), RNG.standard_normal(6), RNG.standard_normal(3)
+    xs = RNG.standard_normal((4, 3))
+    src = ct.source(ct.value_and_grad(gated, argnums=(0, 1, 2)), w, bias, h0, xs, units=False)
+    forward, adjoint = src.split("def gated_grad(", 1)[1].split("# adjoint of", 1)
+    assert forward.count("for i0 in range(") == 1
+    assert "t27 = h_2[i0] * h_2[i0]" in forward and "t28 += t27" in forward
+    assert forward.index("t16 = w[b:t15]") < forward.index("for i0 in range(") < forward.index("tape_1.append(")
+    step = adjoint.split("for t in range(", 1)[1]
+    assert step.count("for i0 in range(") == 4, step     # h * h's adjoint, its two writes, one nest
+    assert "w_bar_part2 = w_bar[0:b]" in step and "w_bar_part2[i0] += t7_bar" in step
+    assert "w_bar_part2.shape[0] != h_2_bar.shape[0]" in step     # the view's length, checked
+    # the arrays a nest stores are rows of one allocation, but not a gradient it returns
+    assert "arrays = np.empty((5, x.shape[0]))" in forward and "h_2 = arrays[4]" in forward
+    assert "h_1_bar = np.empty((h_2_bar.shape[0],))" in step
+    _compare(gated, [w, bias, h0, xs], (0, 1, 2))
+    _compare(gated, [RNG.standard_normal(10), RNG.standard_normal(10), RNG.standard_normal(5),
+                     RNG.standard_normal((2, 5))], (0, 1, 2))
+
+
+def test_shapes_of_a_recomputed_slice_are_its_first():
+    """An adjoint sweep recomputing `t = w[0:b]` gives t the dimensions it had in the forward
+    sweep, instead of marking it assigned arrays of different shapes."""
+    w, bias, h0 = RNG.standard_normal(6), RNG.standard_normal(6), RNG.standard_normal(3)
+    specs = [spec_of(a, "x") for a in (w, bias, h0, RNG.standard_normal((4, 3)))]
+    _, out, _ = transform_ir(gated, specs, "grad", (0, 1, 2), False)
+    shapes = Shapes(out)
+    sliced = {s.target for s in walk(out.body) if isinstance(s, Assign) and s.op == "getitem"
+              and any(e[0] == "slice" and any(e[1:]) for e in dict(s.params)["index"])}
+    assert sliced and not sliced & shapes.poisoned
+
+
+def columns(x, a):
+    """Columns written in a loop, each from a sum over a row (the GMM's `lk[:, k] = ...`): the
+    last nest of the trip is followed by its tape record, which reads the shape of the nest's value."""
+    out = np.zeros((x.shape[0], a.shape[0]))
+    for k in range(a.shape[0]):
+        xc = x - a[k]
+        out[:, k] = a[k] - 0.5 * np.sum(xc * xc, axis=1)
+    return np.sum(out * out)
+
+
+def test_tape_record_after_a_nest_reads_what_prints_before_it():
+    x, a = RNG.standard_normal((5, 3)), RNG.standard_normal(4)
+    src = ct.source(ct.value_and_grad(columns), x, a, units=False)
+    forward = src.split("# adjoint of", 1)[0]
+    record = forward.index("tape_1.append(")
+    assert forward.index("t15_shape = ") < record     # (a record printed after the nest read it too early)
+    _compare(columns, [x, a], 0)
+    _compare(columns, [RNG.standard_normal((2, 6)), RNG.standard_normal(2)], 0)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir.nodes import Assign, Function, Pop, For, SetItem, Var, Const, walk, operands, blocks
+from ..ir.nodes import Assign, Function, Pop, Push, For, Return, SetItem, Var, Const, walk, operands, blocks
 from ..ir.primitives import PRIMITIVES
 from ..ir.shapes import Shapes, SAME_SHAPE, ONE as ONE_DIM
 from ..ir.types import Type, FLOAT, INT, BOOL
@@ -35,6 +35,8 @@ from ..rules.indexing import index_text
 from .pysource import value_text
 
 FILLS = {"zeros_like": "0", "ones_like": "1", "empty_like": "0"}
+ALLOCATIONS = {"zeros_like", "ones_like", "empty_like", "zeros", "ones", "empty", "full", "full_like"}
+NO_VIEW = {"copy", "sum", "max", "min", "mean", "prod", "unbroadcast", "matmul", "shape", "dim", "len"}
 COPIES = {"alias", "copy", "stop_gradient"}
 DTYPES = {FLOAT: "", INT: ", np.int64", BOOL: ", np.bool_"}
 
@@ -61,6 +63,15 @@ class Nest:
     renamed: dict = field(default_factory=dict)   # target -> the new array's name (old value read in the nest)
     scalars: dict = field(default_factory=dict)   # target kept as a number whose old array the nest reads -> its name
     extents: list = field(default_factory=list)   # loop extent text per domain axis
+    hoisted: list = field(default_factory=list)   # statements between its steps, printed before it
+    shapes: dict = field(default_factory=dict)    # `t_shape = t.shape` of a step's target -> that target
+    before_last: int = 0                          # how many of them come before its last step
+    parts: list = field(default_factory=list)     # (steps before it, SetItem, view): `x[a:b] += v` of a step's v
+    written: set = field(default_factory=set)     # the arrays those write into
+    sunk: list = field(default_factory=list)      # tape pushes between its steps, printed after it
+                                                  # (while planning: (steps before it, push))
+    block: tuple | None = None                    # (name, arrays): the arrays it stores, as rows of one
+    pinned: set = field(default_factory=set)      # the names those push: not assigned again in the nest
 
 
 class LoopPlan:
@@ -76,6 +87,7 @@ class LoopPlan:
         self.writes: dict = {}          # id(SetItem of an array into a part of one) -> its loop
         self._index_names()
         self._count_uses()
+        self.escaping = self._returned()
         self._plan(fn.body)
 
     @property
@@ -111,6 +123,24 @@ class LoopPlan:
                 self.writers.setdefault(s.target, set()).add(id(s))
             if isinstance(s, For):
                 self.writers.setdefault(s.var, set()).add(id(s))
+
+    def _returned(self) -> set:
+        """The arrays a function returns, and those they are other names of: made on their own,
+        never as a row of a nest's block (which would keep its other rows alive)."""
+        out: set = set()
+        for s in walk(self.fn.body):
+            if isinstance(s, Return):
+                out |= set(names_in(operands(s)))
+        aliases = [(s.target, s.args[0].name) for s in walk(self.fn.body)
+                   if isinstance(s, Assign) and s.op == "alias" and isinstance(s.args[0], Var)]
+        grown = True
+        while grown:
+            grown = False
+            for target, source in aliases:
+                if target in out and source not in out:
+                    out.add(source)
+                    grown = True
+        return out
 
     def here(self, domain) -> tuple:
         """The index of an element of the domain: a loop variable per axis, 0 on axes of length 1
@@ -205,6 +235,77 @@ class LoopPlan:
             return None
         return Step(s, domain, reads)
 
+    def _hoistable(self, s, nest: Nest, assigned: set, summed: set, live_in: set) -> bool:
+        """Whether a statement between two steps of a nest can print before the nest instead, so
+        that the nest goes on: a view or an element of an array (`w[0:b]`), a shape, or arithmetic
+        on numbers, reading nothing the nest makes and assigning nothing it reads. The shape of a
+        step's target (`t9_shape = t9.shape`, taped for the adjoint) is the nest's extents."""
+        if not isinstance(s, Assign) or s.role == "tape" or s.target in assigned or s.target in live_in \
+                or s.target in nest.pinned:
+            return False
+        reads = set(names_in(operands(s)))
+        if s.op == "shape" and len(reads) == 1 and reads <= assigned and not reads & summed:
+            (name,) = reads
+            if Shapes.same(self.shapes.of(name), nest.steps[0].domain) and name not in nest.shapes.values():
+                nest.shapes[s.target] = name
+                nest.hoisted.append(s)
+                return True
+            return False
+        if reads & assigned or reads & nest.written or \
+                any(self.writers.get(n, set()) & {id(st.stmt) for st in nest.steps} for n in reads):
+            return False
+        t = self.fn.types.get(s.target)
+        prim = PRIMITIVES.get(s.op)
+        if s.op in ("getitem", "shape", "dim", "tuple_getitem", "len") or s.op in ALLOCATIONS:
+            pass
+        elif prim is not None and prim.broadcasting and isinstance(t, Type) and t.rank == 0:
+            if any(getattr(self.fn.types.get(n), "rank", 0) for n in reads):
+                return False
+        else:
+            return False
+        nest.hoisted.append(s)
+        return True
+
+    def _write_in(self, s, nest: Nest, assigned: set, summed: set, live_in: set) -> bool:
+        """Whether `x[a:b] += v` (an adjoint scattered into the part of an array that was read),
+        with v made by a step of the nest, joins the nest: the part is taken as a view before it,
+        and each element of v is added where it is made, so v need not be stored. x must be an
+        array of its own (made by np.zeros_like and the like, no view of it taken anywhere) that
+        the nest does not read."""
+        if not isinstance(s, SetItem) or s.op != "add" or self.writes.get(id(s), (None,))[0] != "part":
+            return False
+        v = s.value
+        if not isinstance(v, Var) or v.name not in assigned or v.name in summed:
+            return False
+        if not Shapes.same(self.shapes.of(v.name), nest.steps[0].domain):
+            return False
+        x = s.target
+        if x in assigned or x in live_in or x in nest.pinned or \
+                set(names_in(s.index_args)) & (assigned | nest.written):
+            return False
+        if not self._own_array(x):
+            return False
+        nest.parts.append((len(nest.steps), s, self.writes[id(s)][1]))
+        nest.written.add(x)
+        nest.hoisted.append(s)
+        return True
+
+    def _own_array(self, name: str) -> bool:
+        """An array made by an allocation, of which no statement takes a view: nothing else in the
+        function aliases it."""
+        if name in self.fn.params or not self.writers.get(name):
+            return False
+        for s in walk(self.fn.body):
+            if isinstance(s, Assign) and s.target == name and s.op not in ALLOCATIONS:
+                return False
+            if isinstance(s, Assign) and name in set(names_in(s.args)) and s.op not in NO_VIEW:
+                prim = PRIMITIVES.get(s.op)
+                if prim is None or not prim.broadcasting:
+                    return False
+            if isinstance(s, Push) and name in set(names_in(operands(s))) or isinstance(s, Pop) and s.target == name:
+                return False
+        return True
+
     def _plan(self, stmts):
         nest, assigned, summed_targets, live_in = None, set(), set(), set()
         for s in stmts:
@@ -213,11 +314,21 @@ class LoopPlan:
             if isinstance(s, SetItem):
                 self._write(s)
             step = self._step(s)
+            if nest is not None and isinstance(s, Push):        # recorded after the nest instead
+                nest.sunk.append((len(nest.steps), s))
+                nest.pinned |= set(names_in(operands(s)))
+                continue
+            if nest is not None and step is None and self._write_in(s, nest, assigned, summed_targets, live_in):
+                continue
             joins = nest is not None and step is not None and Shapes.same(step.domain, nest.steps[0].domain)
+            if nest is not None and not joins and self._hoistable(s, nest, assigned, summed_targets, live_in):
+                continue
             if joins:
                 reads = set(step.reads)
                 target = step.stmt.target
-                if reads & summed_targets or target in summed_targets:
+                if reads & nest.written or target in nest.written or target in nest.pinned:
+                    joins = False
+                elif reads & summed_targets or target in summed_targets:
                     joins = False
                 elif step.summed is not None and (target in assigned or target in live_in):
                     joins = False
@@ -229,6 +340,7 @@ class LoopPlan:
                     continue
                 nest = Nest()
             nest.steps.append(step)
+            nest.before_last = len(nest.hoisted)
             live_in |= {n for n in step.reads if n not in assigned}
             if step.summed is not None:
                 summed_targets.add(step.stmt.target)
@@ -345,8 +457,18 @@ class LoopPlan:
     def _close(self, nest: Nest):
         if all(st.stmt.op in COPIES or st.stmt.op in FILLS or st.stmt.op == "full_like"
                or (st.stmt.op == "unbroadcast" and st.summed is None) for st in nest.steps):
+            nest.hoisted.clear()
+            nest.parts.clear()
+            nest.sunk.clear()
             return                      # np.zeros_like(x) and x.copy() read better, and run as fast
         ids = {id(st.stmt) for st in nest.steps}
+        # those after the last step and its last write print where they are
+        cut = max([nest.before_last] + [k + 1 for k, h in enumerate(nest.hoisted) if isinstance(h, SetItem)])
+        for h in nest.hoisted[cut:]:
+            nest.shapes.pop(h.target, None)
+        del nest.hoisted[cut:]
+        nest.sunk = [p for before, p in nest.sunk if before < len(nest.steps)]   # (the rest: in place)
+        ids |= {id(h) for h in nest.hoisted}
         assigned = []
         live_in = set()
         for st in nest.steps:
@@ -365,8 +487,16 @@ class LoopPlan:
         domain = nest.steps[0].domain
         for axis in range(len(domain)):
             nest.extents.append(self._extent(nest, axis, ids))
+        rows = []
+        for st in nest.steps:
+            name = st.stmt.target
+            if name in nest.stored and st.summed is None and self.fn.types[name].kind == FLOAT \
+                    and name not in self.escaping and nest.renamed.get(name, name) not in rows:
+                rows.append(nest.renamed.get(name, name))
+        if len(rows) > 1:
+            nest.block = (self._fresh("arrays"), rows)
         self.first[id(nest.steps[0].stmt)] = nest
-        self.members |= ids
+        self.members |= ids | {id(p) for p in nest.sunk}
 
     def _fresh(self, base: str) -> str:
         name, k = base, 1
@@ -426,6 +556,11 @@ class LoopPlan:
                     if text != nest.extents[axis] and f"{text} != {nest.extents[axis]}" not in tests:
                         tests.append(f"{text} != {nest.extents[axis]}")
             assigned.add(s.target)
+        for _, w, view in nest.parts:
+            for axis, d in enumerate(domain):
+                test = f"{view}.shape[{axis}] != {'1' if d.one else nest.extents[axis]}"
+                if test not in tests:
+                    tests.append(test)
         return tests
 
     # --- printing ---
@@ -461,6 +596,11 @@ class LoopPlan:
                     rows.append((depth, f"{array} = {lib}zeros({self._summed_shape(st, nest)})", "", None))
                 else:
                     rows.append((depth, f"{array} = {lib}full({self._summed_shape(st, nest)}, {start})", "", None))
+            elif nest.block is not None and array in nest.block[1]:
+                if array == nest.block[1][0]:       # one allocation for them all
+                    block, arrays = nest.block
+                    rows.append((depth, f"{block} = {lib}empty(({len(arrays)}, {', '.join(nest.extents)}))", "", None))
+                rows.append((depth, f"{array} = {nest.block[0]}[{nest.block[1].index(array)}]", "", None))
             elif t.kind == FLOAT:
                 rows.append((depth, f"{array} = {lib}empty({shape})", "", None))
             else:
@@ -519,9 +659,25 @@ class LoopPlan:
                 scalar = nest.scalars.get(name, name)
                 rows.append((inner, f"{scalar} = {value}", text, s.loc))
                 current[name] = scalar
+            for before, w, view in nest.parts:
+                if before == k + 1:
+                    op = "+=" if w.op == "add" else "="
+                    rows.append((inner, f"{view}[{here}] {op} {current[w.value.name]}", "", w.loc))
         for name, array in nest.renamed.items():
             rows.append((depth, f"{name} = {array}", "", None))
         return rows, prev
+
+    def hoisted_code(self, nest: Nest, s: Assign) -> str | None:
+        """`t9_shape = (n, k)` for the shape of a step's target, read off the nest's extents (the
+        target itself may then stay a number inside the nest); None for other hoisted statements."""
+        if isinstance(s, SetItem):
+            view = next(view for _, w, view in nest.parts if w is s)
+            index = index_text(dict(s.params)["index"], [value_text(a) for a in s.index_args])
+            return f"{view} = {s.target}[{index}]"
+        if s.target not in nest.shapes:
+            return None
+        parts = ["1" if d.one else nest.extents[k] for k, d in enumerate(nest.steps[0].domain)]
+        return f"{s.target} = ({', '.join(parts)}{',' if len(parts) == 1 else ''})"
 
     def _summed_shape(self, st: Step, nest: Nest) -> str:
         parts = []

@@ -148,11 +148,24 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
         if plan is not None and id(s) in plan.members:
             nest = plan.first.get(id(s))
             if nest is not None:
+                for h in nest.hoisted:            # views and numbers the nest reads, made before it
+                    comment = _comment(h, previous) or carried
+                    carried = ""
+                    previous = (h.loc.filename, h.loc.line, h.role) if h.loc else previous
+                    if checks and id(h) in checks:
+                        rows.extend(_check_rows(checks[id(h)], depth, comment, h.loc))
+                        comment = ""
+                    text = plan.hoisted_code(nest, h) or code(fn, h)
+                    for i, line in enumerate(text.split("\n")):
+                        rows.append((depth, line, comment if i == 0 else "", h.loc))
                 nest_rows, previous = plan.rows(nest, depth, _comment, value_text, previous)
                 if carried and nest_rows and not nest_rows[0][2]:
                     nest_rows[0] = (nest_rows[0][0], nest_rows[0][1], carried, nest_rows[0][3])
                 carried = ""
                 rows.extend(nest_rows)
+                for p in nest.sunk:               # tape pushes of values the nest makes
+                    for line in code(fn, p).split("\n"):
+                        rows.append((depth, line, "", p.loc))
             continue
         comment = _comment(s, previous) or carried
         carried = ""

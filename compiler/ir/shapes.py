@@ -111,6 +111,7 @@ class Shapes:
         self.by_text = {d.text: d for dims in self.dims.values() for d in dims}
         self.literals: dict = {}             # length -> its Dim (literal)
         self.classes: dict = {}              # a class of the forward sweep's residuals -> its Dim here
+        self.indexed: dict = {}              # x[...] statement -> (x's dimensions, the result's)
         # an adjoint sweep split from its forward sweep: (residuals, their dimensions, the adjoint)
         self.given = given = getattr(fn, "residual_dims", None)
         if given is not None and given[2] in self.dims:   # the incoming adjoint: shaped like the value
@@ -374,12 +375,24 @@ class Shapes:
 
     def _getitem(self, s: Assign):
         """x[...]: an integer drops an axis, `:` keeps it, None adds a 1; other slices make new
-        dimensions; an integer-array index, unknown."""
+        dimensions; an integer-array index, unknown. The same statement again (an adjoint sweep
+        recomputing `w[0:b]`) on an operand of the same dimensions gives the same dimensions, as the
+        same variable does on every trip of a loop: its slices are the same lengths."""
         x = self._operand(s.args[0])
         if x is None:
             return None
-        return result_axes(s.param("index"), s.args[1:], x, ONE, Dim,
-                           lambda v: isinstance(v, Var) and getattr(self.fn.types.get(v.name), "rank", 0) > 0)
+        key = (s.target, s.args, s.params)
+        try:
+            seen = self.indexed.get(key)
+        except TypeError:                    # a constant that cannot be hashed: not remembered
+            key, seen = None, None
+        if seen is not None and self.same(seen[0], x):
+            return seen[1]
+        out = result_axes(s.param("index"), s.args[1:], x, ONE, Dim,
+                          lambda v: isinstance(v, Var) and getattr(self.fn.types.get(v.name), "rank", 0) > 0)
+        if out is not None and key is not None:
+            self.indexed[key] = (x, out)
+        return out
 
 
 def _same_held(a, b) -> bool:
