@@ -337,3 +337,24 @@ def test_tape_record_after_a_nest_reads_what_prints_before_it():
     assert forward.index("t15_shape = ") < record     # (a record printed after the nest read it too early)
     _compare(columns, [x, a], 0)
     _compare(columns, [RNG.standard_normal((2, 6)), RNG.standard_normal(2)], 0)
+
+
+def filled(x, v):
+    """The adjoint of a sum is an array filled with one number (np.full_like), that of a division
+    by a reduction's keepdims ones (np.ones_like), each alone: fills that print as calls."""
+    s = np.sum(x, axis=1, keepdims=True)
+    return np.sum(x / s) + 2.0 * np.sum(v) + np.sum(np.ones_like(v) * v)
+
+
+def test_fills_alone_are_the_cached_kernels(monkeypatch):
+    """Outside NUMBA_OPT=0, an array filled with one number that is not part of a nest is a call
+    to the cached `full` or `empty` kernel, not a NumPy overload compiled into the function."""
+    monkeypatch.setenv("NUMBA_OPT", "3")
+    x, v = RNG.random((4, 3)) + 0.5, RNG.standard_normal(5)
+    src = ct.source(ct.grad(filled, argnums=(0, 1)), x, v)
+    code = "\n".join(line.split("#")[0] for line in src.splitlines())
+    for call in ("np.full_like(", "np.ones_like(", "np.empty_like(", "np.ones("):
+        assert call not in code
+    assert "full(" in code
+    _compare(filled, [x, v], (0, 1))
+    _compare(filled, [RNG.random((2, 6)) + 0.5, RNG.standard_normal(1)], (0, 1))

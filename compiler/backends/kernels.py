@@ -35,6 +35,18 @@ def zeros(shape):
 
 
 @njit(cache=True, error_model="numpy")
+def empty_bool(shape):
+    """np.empty(shape, np.bool_): a mask (where an array equals its maximum) a nest writes."""
+    return np.empty(shape, np.bool_)
+
+
+@njit(cache=True, error_model="numpy")
+def zeros_int(shape):
+    """np.zeros(shape, np.int64): a count (how many elements equal a maximum) a nest adds into."""
+    return np.zeros(shape, np.int64)
+
+
+@njit(cache=True, error_model="numpy")
 def zeros_like(a):
     """np.zeros_like(a) for a float array: the start of an adjoint that contributions add into."""
     return np.zeros_like(a)

@@ -66,7 +66,8 @@ class Nest:
     hoisted: list = field(default_factory=list)   # statements between its steps, printed before it
     shapes: dict = field(default_factory=dict)    # `t_shape = t.shape` of a step's target -> that target
     before_last: int = 0                          # how many of them come before its last step
-    parts: list = field(default_factory=list)     # (steps before it, SetItem, view): `x[a:b] += v` of a step's v
+    parts: list = field(default_factory=list)     # (steps before it, SetItem, (view, None, ()) or (None, x's index, its axes)):
+                                                  # `x[a:b] += v`, `x[:, k] = v` of a step's v
     written: set = field(default_factory=set)     # the arrays those write into
     sunk: list = field(default_factory=list)      # tape pushes between its steps, printed after it
                                                   # (while planning: (steps before it, push))
@@ -272,7 +273,8 @@ class LoopPlan:
         and each element of v is added where it is made, so v need not be stored. x must be an
         array of its own (made by np.zeros_like and the like, no view of it taken anywhere) that
         the nest does not read."""
-        if not isinstance(s, SetItem) or s.op != "add" or self.writes.get(id(s), (None,))[0] != "part":
+        how = self.writes.get(id(s)) if isinstance(s, SetItem) else None
+        if how is None or (how[0] == "part" and s.op != "add"):
             return False
         v = s.value
         if not isinstance(v, Var) or v.name not in assigned or v.name in summed:
@@ -285,7 +287,18 @@ class LoopPlan:
             return False
         if not self._own_array(x):
             return False
-        nest.parts.append((len(nest.steps), s, self.writes[id(s)][1]))
+        if how[0] == "part":
+            target = (how[1], None, ())
+        else:                               # x[k] = v, x[:, k] += v: v's elements are x's at those indices
+            dims, part, index, vdims = how
+            domain = nest.steps[0].domain
+            if ONE_AXIS in part or not Shapes.same(tuple(dims), domain):
+                return False
+            index = list(index)
+            for k, a in enumerate(part):
+                index[a] = self.here(domain)[k]
+            target = (None, ", ".join(index), tuple(part))
+        nest.parts.append((len(nest.steps), s, target))
         nest.written.add(x)
         nest.hoisted.append(s)
         return True
@@ -298,7 +311,8 @@ class LoopPlan:
         for s in walk(self.fn.body):
             if isinstance(s, Assign) and s.target == name and s.op not in ALLOCATIONS:
                 return False
-            if isinstance(s, Assign) and name in set(names_in(s.args)) and s.op not in NO_VIEW:
+            if isinstance(s, Assign) and name in set(names_in(s.args)) and s.op not in NO_VIEW \
+                    and not (s.op == "getitem" and getattr(self.fn.types.get(s.target), "rank", 1) == 0):
                 prim = PRIMITIVES.get(s.op)
                 if prim is None or not prim.broadcasting:
                     return False
@@ -556,7 +570,13 @@ class LoopPlan:
                     if text != nest.extents[axis] and f"{text} != {nest.extents[axis]}" not in tests:
                         tests.append(f"{text} != {nest.extents[axis]}")
             assigned.add(s.target)
-        for _, w, view in nest.parts:
+        for _, w, (view, _, axes) in nest.parts:
+            for k, a in enumerate(axes):        # x's axes that a point-assumed length runs along
+                test = f"{w.target}.shape[{a}] != {nest.extents[k]}"
+                if domain[k].find().point and test not in tests:
+                    tests.append(test)
+            if view is None:
+                continue
             for axis, d in enumerate(domain):
                 test = f"{view}.shape[{axis}] != {'1' if d.one else nest.extents[axis]}"
                 if test not in tests:
@@ -591,7 +611,7 @@ class LoopPlan:
                 elif st.summed == ():
                     rows.append((depth, f"{array} = {start}", "", None))
                 elif t.kind != FLOAT:
-                    rows.append((depth, f"{array} = np.zeros({self._summed_shape(st, nest)}, np.int64)", "", None))
+                    rows.append((depth, f"{array} = {self._int_zeros(self._summed_shape(st, nest))}", "", None))
                 elif st.reduction == "sum":
                     rows.append((depth, f"{array} = {lib}zeros({self._summed_shape(st, nest)})", "", None))
                 else:
@@ -604,7 +624,8 @@ class LoopPlan:
             elif t.kind == FLOAT:
                 rows.append((depth, f"{array} = {lib}empty({shape})", "", None))
             else:
-                rows.append((depth, f"{array} = np.empty({shape}{DTYPES[t.kind]})", "", None))
+                made_by = f"empty_bool({shape})" if self.kernels and t.kind == BOOL else f"np.empty({shape}{DTYPES[t.kind]})"
+                rows.append((depth, f"{array} = {made_by}", "", None))
         if rows:
             rows[0] = (rows[0][0], rows[0][1], first_comment, nest.steps[0].stmt.loc)
             first_comment = ""
@@ -659,25 +680,34 @@ class LoopPlan:
                 scalar = nest.scalars.get(name, name)
                 rows.append((inner, f"{scalar} = {value}", text, s.loc))
                 current[name] = scalar
-            for before, w, view in nest.parts:
+            for before, w, (view, at, _) in nest.parts:
                 if before == k + 1:
                     op = "+=" if w.op == "add" else "="
-                    rows.append((inner, f"{view}[{here}] {op} {current[w.value.name]}", "", w.loc))
+                    element = f"{view}[{here}]" if view is not None else f"{w.target}[{at}]"
+                    rows.append((inner, f"{element} {op} {current[w.value.name]}", "", w.loc))
         for name, array in nest.renamed.items():
             rows.append((depth, f"{name} = {array}", "", None))
         return rows, prev
 
     def hoisted_code(self, nest: Nest, s: Assign) -> str | None:
         """`t9_shape = (n, k)` for the shape of a step's target, read off the nest's extents (the
-        target itself may then stay a number inside the nest); None for other hoisted statements."""
+        target itself may then stay a number inside the nest); the view a write into a part with
+        bounds goes through ("" for other writes: nothing before the nest); None for the
+        statements printed as they are."""
         if isinstance(s, SetItem):
-            view = next(view for _, w, view in nest.parts if w is s)
+            view = next(view for _, w, (view, _, _) in nest.parts if w is s)
+            if view is None:
+                return ""                   # written inside the nest, at the loop indices
             index = index_text(dict(s.params)["index"], [value_text(a) for a in s.index_args])
             return f"{view} = {s.target}[{index}]"
         if s.target not in nest.shapes:
             return None
         parts = ["1" if d.one else nest.extents[k] for k, d in enumerate(nest.steps[0].domain)]
         return f"{s.target} = ({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+
+    def _int_zeros(self, shape: str) -> str:
+        """Integer zeros a nest counts into (how many elements equal a maximum)."""
+        return f"zeros_int({shape})" if self.kernels else f"np.zeros({shape}, np.int64)"
 
     def _summed_shape(self, st: Step, nest: Nest) -> str:
         parts = []

@@ -7,7 +7,7 @@ import re
 
 from ..ir.nodes import (Assign, SetItem, Return, Var, Const, Function, If, For, While, Break, Continue,
                         TapeNew, Push, Pop, walk)
-from ..ir.types import FLOAT
+from ..ir.types import FLOAT, Type
 from ..ir.bounds import prove
 from ..rules import table
 from ..rules.table import HELPERS, KERNELS, HELPER_KERNELS
@@ -155,8 +155,11 @@ def _block(fn: Function, stmts, depth: int, rows: list, previous=None, code=stat
                     if checks and id(h) in checks:
                         rows.extend(_check_rows(checks[id(h)], depth, comment, h.loc))
                         comment = ""
-                    text = plan.hoisted_code(nest, h) or code(fn, h)
-                    for i, line in enumerate(text.split("\n")):
+                    text = plan.hoisted_code(nest, h)
+                    if text == "":
+                        carried = comment
+                        continue
+                    for i, line in enumerate((text or code(fn, h)).split("\n")):
                         rows.append((depth, line, comment if i == 0 else "", h.loc))
                 nest_rows, previous = plan.rows(nest, depth, _comment, value_text, previous)
                 if carried and nest_rows and not nest_rows[0][2]:
@@ -268,9 +271,26 @@ def _kernel_call(fn: Function, s: Assign) -> str | None:
     if s.op == "zeros_like" and isinstance(s.args[0], Var) and fn.types[s.target].kind == FLOAT \
             and fn.types[s.args[0].name].kind == FLOAT and fn.types[s.target].rank:
         return f"{s.target} = zeros_like({s.args[0].name})"
-    if s.op in ("zeros", "empty") and not s.param("dtype") and fn.types[s.target].kind == FLOAT:
+    if s.op in ("zeros", "empty", "ones") and not s.param("dtype") and fn.types[s.target].kind == FLOAT:
         dims = [value_text(a) for a in s.args]
-        return f"{s.target} = {s.op}(({', '.join(dims)}{',' if len(dims) == 1 else ''}))"
+        shape = f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+        return f"{s.target} = full({shape}, 1.0)" if s.op == "ones" else f"{s.target} = {s.op}({shape})"
+    like = s.args[0] if s.args else None
+    if s.op in ("ones_like", "empty_like", "full_like") and isinstance(like, Var) and not s.param("dtype") \
+            and fn.types[s.target].kind == FLOAT and fn.types[s.target].rank:
+        lt = fn.types[like.name]        # an array, or a shape tuple (read back from a tape)
+        if isinstance(lt, Type) and lt.kind != FLOAT:
+            return None
+        shape = f"{like.name}.shape" if isinstance(lt, Type) else like.name
+        if s.op == "empty_like":
+            return f"{s.target} = empty({shape})"
+        if s.op == "ones_like":
+            return f"{s.target} = full({shape}, 1.0)"
+        value = s.args[1]
+        if isinstance(value, Var) and fn.types[value.name] == Type(FLOAT, 0):
+            return f"{s.target} = full({shape}, {value.name})"
+        if not isinstance(value, Var) and isinstance(value.value, (int, float)) and not isinstance(value.value, bool):
+            return f"{s.target} = full({shape}, {float(value.value)!r})"
     return None
 
 

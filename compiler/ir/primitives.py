@@ -14,7 +14,7 @@ PRIMITIVES: dict[str, "Primitive"] = {}
 HELPERS = ["unbroadcast", "mean", "amax", "amin", "prod", "prod_others", "squeeze", "index_add",
            "diag_embed_like"]
 # the cached library calls of loop-nest code (backends/kernels.py), kept free of user names too
-KERNELS = ["matmul", "empty", "zeros", "zeros_like", "full"]
+KERNELS = ["matmul", "empty", "zeros", "zeros_like", "full", "empty_bool", "zeros_int"]
 # helpers with a cached kernel of the same name, which loop-nest code imports from kernels.py
 HELPER_KERNELS = ["unbroadcast"]
 
