@@ -22,6 +22,7 @@ from .ir.nodes import Assign, walk, flat_values
 from .config import VERSION, config
 from . import rules  # noqa: F401  (fills the rule table)
 from .frontend.lower import lower
+from .transforms.summed_calls import fold_summed_calls
 from .transforms.reverse import reverse
 from .transforms.forward import forward
 from .transforms.directions import CannotStack
@@ -275,6 +276,8 @@ def transform_ir(pyfunc, specs, mode: str, wrt_args: tuple, has_aux: bool, linke
         seed = "one" if mode == "grad" else "each" if isinstance(result, tuple) and not has_aux else "param"
         out_fn = reverse(_split(fn, linker, values, wrt), values, wrt, seed=seed, suffix=mode,
                          memory_limit=memory_limit)
+        if linker is not None:
+            fold_summed_calls(out_fn, linker.result_of)
     elif mode == "jvp":                 # a tuple result: a tangent per output, flat
         out_fn = forward(fn, values, wrt)
     elif mode in ("hvp", "hessian"):

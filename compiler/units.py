@@ -227,10 +227,11 @@ class Linker:
         kind, mask = key.chain[-1]
         wrt = [p for p, m in zip(parent.params, mask) if m]
         values = _returned(parent.body[-1].values)
-        if kind == "vjp":
-            fn = reverse(parent, values, wrt, seed="param", suffix="vjp")
+        if kind in ("vjp", "vjpv"):
+            fn = reverse(parent, values, wrt, seed="param", suffix=kind)
             ret = fn.body[-1]
-            fn.body[-1] = Return(tuple(ret.values[1]), ret.loc, role=ret.role)
+            value = tuple(ret.values[0]) if isinstance(ret.values[0], tuple) else (ret.values[0],)
+            fn.body[-1] = Return((value if kind == "vjpv" else ()) + tuple(ret.values[1]), ret.loc, role=ret.role)
             fn = eliminate_dead_code(fn)
         else:
             fn = forward(parent, values, wrt, suffix=kind, directions=kind == "vjvp")
@@ -381,7 +382,7 @@ class Linker:
         functions, local, taken = [], {}, set()
         for k in keys:
             fn = copy.deepcopy(self.ir(k))
-            if k.chain and k.chain[-1][0] == "vjp":
+            if k.chain and k.chain[-1][0] in ("vjp", "vjpv"):
                 fn = group_tapes(array_tapes(fn))
             fn.types.pop(_RESULT_TYPE, None)
             fn.name = _fresh(k.name, taken)

@@ -31,6 +31,11 @@ class UnitKey:
         adjoints of the parameters `mask` selects (one value, or a tuple of several)."""
         return UnitKey(self.func, self.specs, self.chain + (("vjp", tuple(mask)),))
 
+    def vjpv(self, mask: tuple) -> "UnitKey":
+        """The VJP unit that also returns the value: (value, the adjoints `mask` selects...), flat
+        (transforms/summed_calls.py: a loop that sums the values needs no forward sweep)."""
+        return UnitKey(self.func, self.specs, self.chain + (("vjpv", tuple(mask)),))
+
     def jvp(self, mask: tuple) -> "UnitKey":
         """The unit that takes this one's parameters and the tangents of those `mask` selects, and
         returns (value, tangent)."""
@@ -77,7 +82,7 @@ class UnitKey:
                 wrt.append("the output's adjoint" if kind == "jvp" and len(mask) == len(names) + 1 else
                            f"{extra} more")
             text = f"{kind} of {text} with respect to {', '.join(wrt)}"
-            names = names + {"vjp": ["out_bar"], "fwd": [], "bwd": ["residuals", "out_bar"]}.get(
+            names = names + {"vjp": ["out_bar"], "vjpv": ["out_bar"], "fwd": [], "bwd": ["residuals", "out_bar"]}.get(
                 kind, [f"{n}_dot" for n, m in zip(names, mask) if m])
         return text
 
@@ -89,7 +94,7 @@ def param_types(key: UnitKey, result_of) -> list:
     parent = key.parent
     params = param_types(parent, result_of)
     kind, mask = key.chain[-1]
-    if kind == "vjp":
+    if kind in ("vjp", "vjpv"):
         out = result_of(parent)
         return params + [Type(FLOAT, out.rank)]
     if kind == "fwd":
@@ -107,9 +112,11 @@ def transformed_result(key: UnitKey, result_of) -> object:
     to find out)."""
     kind, mask = key.chain[-1]
     parent = key.parent
-    if kind in ("vjp", "bwd"):
+    if kind in ("vjp", "bwd", "vjpv"):
         params = param_types(parent, result_of)
         grads = [t for t, m in zip(params, mask) if m]
+        if kind == "vjpv":
+            return TupleType((result_of(parent),) + tuple(grads))
         return grads[0] if len(grads) == 1 else TupleType(tuple(grads))
     r = result_of(parent)
     return TupleType((r, stacked(r) if kind == "vjvp" else r))
