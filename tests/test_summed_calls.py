@@ -13,46 +13,38 @@ import cotangent as ct
 RNG = np.random.default_rng(17)
 
 
-def point_term(c, x):
-    """The log of a sum of Gaussian bumps around the rows of c, online (more than the cost model
-    inlines: a unit)."""
-    best = -1e300
-    total = 0.0
-    for k in range(c.shape[0]):
-        sq = 0.0
-        for j in range(x.shape[0]):
-            diff = x[j] - c[k, j]
-            sq += diff * diff
-        lk = -0.5 * sq
-        if lk > best:
-            total = total * math.exp(best - lk) + 1.0
-            best = lk
-        else:
-            total += math.exp(lk - best)
-    return best + math.log(total)
+def point_loss(w, x, y):
+    """The logistic loss of one example, scored by a small recurrence over its features: a unit
+    whose adjoint needs the recurrence's values (taped), so a call in a loop runs it again."""
+    z = 0.0
+    for j in range(x.shape[0]):
+        z = math.tanh(z + w[j] * x[j]) * 2.0
+    if z > 0.0:
+        return (1.0 - y) * z + math.log(1.0 + math.exp(-z))
+    return -y * z + math.log(1.0 + math.exp(z))
 
 
-def likelihood(c, X, scale):
-    """A sum over points, then a number that uses it (moved after the adjoint loop)."""
+def likelihood(w, X, Y, scale):
+    """A sum over examples, then a number that uses it (moved after the adjoint loop)."""
     total = 0.0
     for i in range(X.shape[0]):
-        total += point_term(c, X[i])
-    return scale * total + np.sum(c * c)
+        total += point_loss(w, X[i], Y[i])
+    return scale * total + np.sum(w * w)
 
 
-def squared(c, X, scale):
+def squared(w, X, Y, scale):
     """The sum's square: its adjoint needs the sum, so the forward loop stays."""
     total = 0.0
     for i in range(X.shape[0]):
-        total += point_term(c, X[i])
+        total += point_loss(w, X[i], Y[i])
     return scale * total * total
 
 
-def damped(c, X, scale):
+def damped(w, X, Y, scale):
     """Not a plain sum (each trip scales it): the forward loop stays."""
     total = 0.0
     for i in range(X.shape[0]):
-        total = scale * total + point_term(c, X[i])
+        total = scale * total + point_loss(w, X[i], Y[i])
     return total
 
 
@@ -62,36 +54,40 @@ def _caller(g) -> str:
     return "\n".join(line.split("#")[0] for line in text.splitlines())
 
 
-@pytest.mark.parametrize("k, n, d", [(3, 5, 2), (2, 7, 4)])
-def test_a_summing_loop_runs_once_and_keeps_the_value_to_the_bit(k, n, d):
-    c, X = RNG.normal(size=(k, d)), RNG.normal(size=(n, d))
+def _data(n, d):
+    return RNG.normal(size=d), RNG.normal(size=(n, d)), (RNG.random(n) > 0.5).astype(float)
+
+
+@pytest.mark.parametrize("n, d", [(5, 2), (9, 4)])
+def test_a_summing_loop_runs_once_and_keeps_the_value_to_the_bit(n, d):
+    w, X, Y = _data(n, d)
     for target in ("python", "cpu"):
         f = ct.differentiable(likelihood, target=target)
         g = ct.value_and_grad(f, argnums=(0, 1))
-        value, grads = g(c, X, 0.7)
-        assert value == f(c, X, 0.7)                         # the same additions, in the same order
+        value, grads = g(w, X, Y, 0.7)
+        assert value == f(w, X, Y, 0.7)                      # the same additions, in the same order
         caller = _caller(g)
-        assert "point_term_vjpv(" in caller and "point_term(" not in caller
+        assert "point_loss_vjpv(" in caller and "point_loss(" not in caller
         assert "total_terms[i] = " in caller
-    slow = ct.value_and_grad(ct.differentiable(likelihood, target="python"), argnums=(0, 1))(c, X, 0.7)
+    slow = ct.value_and_grad(ct.differentiable(likelihood, target="python"), argnums=(0, 1))(w, X, Y, 0.7)
     for a, b in zip(grads, slow[1]):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-    errors = ct.check_grad(ct.differentiable(likelihood, target="python"), c, X, 0.7, argnums=(0, 1))
+    errors = ct.check_grad(ct.differentiable(likelihood, target="python"), w, X, Y, 0.7, argnums=(0, 1))
     assert max(errors.values()) < 1e-6
 
 
 @pytest.mark.parametrize("f", [squared, damped])
 def test_loops_that_do_more_than_sum_keep_their_forward_sweep(f):
-    c, X = RNG.normal(size=(3, 2)), RNG.normal(size=(4, 2))
+    w, X, Y = _data(4, 3)
     g = ct.value_and_grad(ct.differentiable(f, target="python"), argnums=(0, 1))
-    value, _ = g(c, X, 0.5)
-    assert "_vjpv(" not in _caller(g) and "point_term(" in _caller(g)
-    assert value == pytest.approx(ct.differentiable(f, target="python")(c, X, 0.5), rel=1e-14)
-    errors = ct.check_grad(ct.differentiable(f, target="python"), c, X, 0.5, argnums=(0, 1))
+    value, _ = g(w, X, Y, 0.5)
+    assert "_vjpv(" not in _caller(g) and "point_loss(" in _caller(g)
+    assert value == pytest.approx(ct.differentiable(f, target="python")(w, X, Y, 0.5), rel=1e-14)
+    errors = ct.check_grad(ct.differentiable(f, target="python"), w, X, Y, 0.5, argnums=(0, 1))
     assert max(errors.values()) < 1e-6
 
 
 def test_a_summing_loop_of_no_trips():
-    c, X = RNG.normal(size=(3, 2)), np.zeros((0, 2))
-    value, (c_bar, X_bar) = ct.value_and_grad(likelihood, argnums=(0, 1))(c, X, 0.7)
-    assert value == np.sum(c * c) and np.allclose(c_bar, 2 * c) and X_bar.shape == (0, 2)
+    w, X, Y = RNG.normal(size=3), np.zeros((0, 3)), np.zeros(0)
+    value, (w_bar, X_bar) = ct.value_and_grad(likelihood, argnums=(0, 1))(w, X, Y, 0.7)
+    assert value == np.sum(w * w) and np.allclose(w_bar, 2 * w) and X_bar.shape == (0, 3)

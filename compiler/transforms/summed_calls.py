@@ -17,7 +17,8 @@ same to the last bit), followed by the statements that used it:
                                                     total += vals[i]
 
 Only loops at the top of a function, stepping by 1 from 0, whose body is pure code feeding one
-unit call and the sum."""
+unit call and the sum, and whose adjoint calls the unit's VJP (a call in a loop whose residuals
+would hold tapes; one without records its residuals instead, computing f once anyway)."""
 from __future__ import annotations
 
 from ..ir.nodes import Assign, For, Return, SetItem, Var, Const, walk, operands
