@@ -117,11 +117,14 @@ class LoopPlan:
     def _count_uses(self):
         self.readers: dict = {}         # name -> ids of statements reading it
         self.writers: dict = {}         # name -> ids of statements assigning it
+        self.assigns: set = set()       # ids of the Assign statements
         for s in walk(self.fn.body):
             for v in names_in(operands(s)):
                 self.readers.setdefault(v, set()).add(id(s))
             if isinstance(s, (Assign, Pop)):
                 self.writers.setdefault(s.target, set()).add(id(s))
+            if isinstance(s, Assign):
+                self.assigns.add(id(s))
             if isinstance(s, For):
                 self.writers.setdefault(s.var, set()).add(id(s))
 
@@ -257,8 +260,11 @@ class LoopPlan:
             return False
         t = self.fn.types.get(s.target)
         prim = PRIMITIVES.get(s.op)
-        if s.op in ("getitem", "shape", "dim", "tuple_getitem", "len") or s.op in ALLOCATIONS:
+        if s.op in ("getitem", "shape", "dim", "tuple_getitem", "len"):
             pass
+        elif s.op in ALLOCATIONS:       # an array only written into (an adjoint's zeros); one that
+            if self.readers.get(s.target, set()) & self.assigns:      # is read may start a nest
+                return False
         elif prim is not None and prim.broadcasting and isinstance(t, Type) and t.rank == 0:
             if any(getattr(self.fn.types.get(n), "rank", 0) for n in reads):
                 return False
