@@ -91,3 +91,30 @@ def test_a_summing_loop_of_no_trips():
     w, X, Y = RNG.normal(size=3), np.zeros((0, 3)), np.zeros(0)
     value, (w_bar, X_bar) = ct.value_and_grad(likelihood, argnums=(0, 1))(w, X, Y, 0.7)
     assert value == np.sum(w * w) and np.allclose(w_bar, 2 * w) and X_bar.shape == (0, 3)
+
+
+def two_sums(w, X, Y, scale):
+    """Two summing loops over different ranges: each adjoint loop is paired with its own."""
+    a = 0.0
+    for i in range(X.shape[0]):
+        a += point_loss(w, X[i], Y[i])
+    v = w * scale
+    b = 0.0
+    for i in range(X.shape[0] - 1):
+        b += point_loss(v, X[i + 1], Y[i])
+    return a + 2.0 * b
+
+
+def test_two_summing_loops():
+    w, X, Y = _data(6, 3)
+    for target in ("python", "cpu"):
+        f = ct.differentiable(two_sums, target=target)
+        g = ct.value_and_grad(f, argnums=(0, 1))
+        value, grads = g(w, X, Y, 0.8)
+        assert value == f(w, X, Y, 0.8)
+        assert _caller(g).count("_vjpv(") == 2            # both loops run once
+    slow = ct.value_and_grad(ct.differentiable(two_sums, target="python"), argnums=(0, 1))(w, X, Y, 0.8)
+    for a, b in zip(grads, slow[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    errors = ct.check_grad(ct.differentiable(two_sums, target="python"), w, X, Y, 0.8, argnums=(0, 1))
+    assert max(errors.values()) < 1e-6

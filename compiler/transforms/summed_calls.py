@@ -53,17 +53,21 @@ def _fold(fn, body: list, a: int, result_of) -> bool:
     # the adjoint loop: calls f's VJP on the same arguments
     b, vjp = None, None
     for k in range(a + 1, len(body) - 1):
-        if isinstance(body[k], For) and body[k].role == "adjoint":
+        if isinstance(body[k], For) and body[k].role == "adjoint" and b is None:
             for s in body[k].body:
                 u = s.param("unit") if isinstance(s, Assign) and s.op == "call" else None
                 if u is not None and u.chain and u.chain[-1][0] == "vjp" and u.parent == key \
                         and s.args[:len(call.args)] == call.args:
                     b, vjp = k, s
-            break
     if b is None or body[b].var != loop.var or any(isinstance(s, Assign) and s.target in inner - {acc}
                                                     for s in walk(body[a + 1:b])):
         return False
     reverse = body[b]
+    if reverse.mirrors is not None and tuple(reverse.mirrors) != (loop.start, loop.stop, loop.step):
+        return False                    # the adjoint of another loop
+    if isinstance(loop.stop, Var) and any(isinstance(s, Assign) and s.target == loop.stop.name
+                                          for s in walk(body[a + 1:])):
+        return False                    # the sum is taken again after the adjoint loop, to the same stop
     # what uses the sum between the loops: numbers only, moved after the adjoint loop
     uses, tainted = [], {acc}
     for s in body[a + 1:b]:
@@ -76,8 +80,13 @@ def _fold(fn, body: list, a: int, result_of) -> bool:
         elif isinstance(s, Assign) and s.target in tainted:
             return False
     after = body[b + 1:]
-    for s in walk(reverse.body + after[:-1]):
-        if set(names_in(operands(s))) & tainted:
+    if any(set(names_in(operands(s))) & tainted for s in walk(reverse.body)):
+        return False
+    for s in after[:-1]:                # after the adjoint loop: numbers on the way to the value only
+        if isinstance(s, Assign) and s.op in PURE and getattr(fn.types.get(s.target), "rank", 1) == 0:
+            if set(names_in(s.args)) & tainted:
+                tainted.add(s.target)
+        elif any(set(names_in(operands(t))) & tainted for t in walk([s])):
             return False
     ret = after[-1] if after else None
     if not isinstance(ret, Return) or len(ret.values) != 2 or set(names_in(ret.values[1])) & tainted:
