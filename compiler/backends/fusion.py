@@ -12,19 +12,10 @@ import re
 
 import numpy as np
 
-from ..ir.nodes import Assign, For, Function, If, Pop, Push, Return, SetItem, TapeNew, Var, While
+from ..ir.nodes import Assign, For, Function, If, Pop, Push, Return, SetItem, TapeNew, While, names_in
 
 ARITHMETIC = {"add", "sub", "mul", "truediv", "neg", "pow", "gt", "lt", "ge", "le", "eq", "ne"}
 _TEMP = re.compile(r"t\d+$")
-
-
-def names_in(v):
-    """The variable names in a value or a (nested) tuple of values, in order."""
-    if isinstance(v, Var):
-        yield v.name
-    elif isinstance(v, tuple):
-        for x in v:
-            yield from names_in(x)
 
 
 def _uses(stmts, counts: dict) -> None:

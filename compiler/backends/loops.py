@@ -26,11 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir.nodes import Assign, Function, Pop, Push, For, Return, SetItem, Var, Const, walk, operands, blocks
+from ..ir.nodes import Assign, Function, Pop, Push, For, Return, SetItem, Var, Const, walk, operands, blocks, names_in
 from ..ir.primitives import PRIMITIVES
 from ..ir.shapes import Shapes, SAME_SHAPE, ONE as ONE_DIM
 from ..ir.types import Type, FLOAT, INT, BOOL
-from .fusion import names_in
 from ..rules.indexing import index_text
 from .pysource import value_text
 
@@ -89,6 +88,7 @@ class LoopPlan:
         self._index_names()
         self._count_uses()
         self.escaping = self._returned()
+        self.owned: dict = {}           # name -> whether nothing else aliases it (_own_array)
         self._plan(fn.body)
 
     @property
@@ -255,23 +255,20 @@ class LoopPlan:
                 nest.hoisted.append(s)
                 return True
             return False
-        if reads & assigned or reads & nest.written or \
-                any(self.writers.get(n, set()) & {id(st.stmt) for st in nest.steps} for n in reads):
+        steps = {id(st.stmt) for st in nest.steps}
+        if reads & assigned or reads & nest.written or any(self.writers.get(n, set()) & steps for n in reads):
             return False
-        t = self.fn.types.get(s.target)
-        prim = PRIMITIVES.get(s.op)
-        if s.op in ("getitem", "shape", "dim", "tuple_getitem", "len"):
-            pass
-        elif s.op in ALLOCATIONS:       # an array only written into (an adjoint's zeros); one that
-            if self.readers.get(s.target, set()) & self.assigns:      # is read may start a nest
-                return False
-        elif prim is not None and prim.broadcasting and isinstance(t, Type) and t.rank == 0:
-            if any(getattr(self.fn.types.get(n), "rank", 0) for n in reads):
-                return False
-        else:
-            return False
-        nest.hoisted.append(s)
-        return True
+        if s.op in ALLOCATIONS:         # an array only written into (an adjoint's zeros); one that
+            movable = not self.readers.get(s.target, set()) & self.assigns    # is read may start a nest
+        elif s.op in ("getitem", "shape", "dim", "tuple_getitem", "len"):
+            movable = True
+        else:                           # arithmetic on numbers
+            t, prim = self.fn.types.get(s.target), PRIMITIVES.get(s.op)
+            movable = prim is not None and prim.broadcasting and isinstance(t, Type) and t.rank == 0 \
+                and not any(getattr(self.fn.types.get(n), "rank", 0) for n in reads)
+        if movable:
+            nest.hoisted.append(s)
+        return movable
 
     def _write_in(self, s, nest: Nest, assigned: set, summed: set, live_in: set) -> bool:
         """Whether `x[a:b] += v` (an adjoint scattered into the part of an array that was read),
@@ -311,7 +308,12 @@ class LoopPlan:
 
     def _own_array(self, name: str) -> bool:
         """An array made by an allocation, of which no statement takes a view: nothing else in the
-        function aliases it."""
+        function aliases it (asked once per name)."""
+        if name not in self.owned:
+            self.owned[name] = self._made_alone(name)
+        return self.owned[name]
+
+    def _made_alone(self, name: str) -> bool:
         if name in self.fn.params or not self.writers.get(name):
             return False
         for s in walk(self.fn.body):

@@ -219,6 +219,15 @@ def blocks(s) -> list:
     return []
 
 
+def names_in(v):
+    """The variable names in a value or a (nested) tuple of values, in order."""
+    if isinstance(v, Var):
+        yield v.name
+    elif isinstance(v, tuple):
+        for x in v:
+            yield from names_in(x)
+
+
 def flat_values(values):
     """The items of a tuple, nested tuples opened in order (a Return's values, a result's leaves)."""
     for v in values:

@@ -21,11 +21,12 @@ unit call and the sum, and whose adjoint calls the unit's VJP (a call in a loop 
 would hold tapes; one without records its residuals instead, computing f once anyway)."""
 from __future__ import annotations
 
-from ..ir.nodes import Assign, For, Return, SetItem, Var, Const, walk, operands
+from ..ir.nodes import Assign, For, Return, SetItem, Var, Const, walk, operands, names_in
 from ..ir.types import Type, TupleType, FLOAT, INT
-from ..backends.fusion import names_in
+from .cleanup import PURE as SIDE_EFFECT_FREE
 
-PURE = {"getitem", "shape", "tuple_getitem", "add", "sub", "mul", "truediv", "floordiv", "neg", "alias", "dim"}
+# what the summing loop's other statements and the numbers computed from the sum may be
+PURE = SIDE_EFFECT_FREE | {"alias", "floordiv", "dim"}
 
 
 def fold_summed_calls(fn, result_of) -> None:
@@ -34,9 +35,8 @@ def fold_summed_calls(fn, result_of) -> None:
     body = fn.body
     a = 0
     while a < len(body):
-        if _fold(fn, body, a, result_of):
-            continue
-        a += 1
+        if not _fold(fn, body, a, result_of):
+            a += 1
 
 
 def _fold(fn, body: list, a: int, result_of) -> bool:
@@ -44,71 +44,96 @@ def _fold(fn, body: list, a: int, result_of) -> bool:
     if not (isinstance(loop, For) and loop.role == "primal" and loop.counter is None and loop.checkpoint is None
             and _const(loop.start, 0) and _const(loop.step, 1)):
         return False
-    summed = _summed_call(fn, loop)
+    summed = _summed_call(loop)
     if summed is None:
         return False
     call, add, carry, acc = summed
-    key = call.param("unit")
-    inner = {s.target for s in loop.body if isinstance(s, Assign)}
-    # the adjoint loop: calls f's VJP on the same arguments
-    b, vjp = None, None
-    for k in range(a + 1, len(body) - 1):
-        if isinstance(body[k], For) and body[k].role == "adjoint" and b is None:
-            for s in body[k].body:
-                u = s.param("unit") if isinstance(s, Assign) and s.op == "call" else None
-                if u is not None and u.chain and u.chain[-1][0] == "vjp" and u.parent == key \
-                        and s.args[:len(call.args)] == call.args:
-                    b, vjp = k, s
-    if b is None or body[b].var != loop.var or any(isinstance(s, Assign) and s.target in inner - {acc}
-                                                    for s in walk(body[a + 1:b])):
+    paired = _adjoint_loop(body, a, call)
+    if paired is None:
         return False
+    b, vjp = paired
     reverse = body[b]
-    if reverse.mirrors is not None and tuple(reverse.mirrors) != (loop.start, loop.stop, loop.step):
-        return False                    # the adjoint of another loop
+    inner = {s.target for s in loop.body if isinstance(s, Assign)}
+    if any(isinstance(s, Assign) and s.target in inner - {acc} for s in walk(body[a + 1:b])):
+        return False
     if isinstance(loop.stop, Var) and any(isinstance(s, Assign) and s.target == loop.stop.name
                                           for s in walk(body[a + 1:])):
         return False                    # the sum is taken again after the adjoint loop, to the same stop
-    # what uses the sum between the loops: numbers only, moved after the adjoint loop
+    uses = _uses_of_sum(fn, body, a, b, acc)
+    if uses is None or not _recomputed(reverse, inner - {acc, call.target, add.target}, body[b + 1:]):
+        return False
+    grads = vjp.param("result")
+    if isinstance(grads, TupleType) and any(
+            isinstance(s, Assign) and vjp.target in set(names_in(s.args))
+            and not (s.op == "tuple_getitem" and s.args == (Var(vjp.target),)) for s in walk(reverse.body)):
+        return False                    # the adjoints' tuple read whole: left as it is
+    if result_of(call.param("unit")) != Type(FLOAT, 0):
+        return False
+    _rewrite(fn, body, loop, reverse, call, add, carry, vjp, uses)
+    return True
+
+
+def _adjoint_loop(body: list, a: int, call: Assign):
+    """(index, VJP call) of the adjoint loop after body[a] that calls the unit's VJP on the same
+    arguments over the same range, or None."""
+    loop, key = body[a], call.param("unit")
+    for k in range(a + 1, len(body) - 1):
+        reverse = body[k]
+        if not (isinstance(reverse, For) and reverse.role == "adjoint" and reverse.var == loop.var):
+            continue
+        if reverse.mirrors is not None and tuple(reverse.mirrors) != (loop.start, loop.stop, loop.step):
+            continue                    # the adjoint of another loop
+        for s in reverse.body:
+            u = s.param("unit") if isinstance(s, Assign) and s.op == "call" else None
+            if u is not None and u.chain and u.chain[-1][0] == "vjp" and u.parent == key \
+                    and s.args[:len(call.args)] == call.args:
+                return k, s
+    return None
+
+
+def _uses_of_sum(fn, body: list, a: int, b: int, acc: str):
+    """The statements between the two loops that compute from the sum (numbers only, moved after
+    the adjoint loop), or None when something else reads it: the adjoint loop, a statement after it
+    that is not a number on the way to the value, or the adjoints returned."""
+    number = lambda s: isinstance(s, Assign) and s.op in PURE and getattr(fn.types.get(s.target), "rank", 1) == 0
     uses, tainted = [], {acc}
     for s in body[a + 1:b]:
-        reads = set(names_in(operands(s)))
-        if reads & tainted:
-            if not (isinstance(s, Assign) and s.op in PURE and getattr(fn.types.get(s.target), "rank", 1) == 0):
-                return False
+        if set(names_in(operands(s))) & tainted:
+            if not number(s):
+                return None
             tainted.add(s.target)
             uses.append(s)
         elif isinstance(s, Assign) and s.target in tainted:
-            return False
-    after = body[b + 1:]
-    if any(set(names_in(operands(s))) & tainted for s in walk(reverse.body)):
-        return False
-    for s in after[:-1]:                # after the adjoint loop: numbers on the way to the value only
-        if isinstance(s, Assign) and s.op in PURE and getattr(fn.types.get(s.target), "rank", 1) == 0:
+            return None
+    if any(set(names_in(operands(s))) & tainted for s in walk(body[b].body)):
+        return None
+    for s in body[b + 1:-1]:
+        if number(s):
             if set(names_in(s.args)) & tainted:
                 tainted.add(s.target)
         elif any(set(names_in(operands(t))) & tainted for t in walk([s])):
-            return False
-    ret = after[-1] if after else None
+            return None
+    ret = body[-1]
     if not isinstance(ret, Return) or len(ret.values) != 2 or set(names_in(ret.values[1])) & tainted:
-        return False
-    # the loop's other values are read again only where the adjoint loop recomputes them
-    if not _recomputed(reverse, inner - {acc, call.target, add.target}, body[b + 1:]):
-        return False
+        return None
+    return uses
+
+
+def _rewrite(fn, body: list, loop: For, reverse: For, call: Assign, add: Assign, carry: Assign,
+             vjp: Assign, uses: list) -> None:
+    """Drop the forward loop; the adjoint loop calls the VJP that returns the value and records it;
+    after it, the sum over the record and the statements that used the sum."""
     vkey = vjp.param("unit")
-    vvkey = vkey.parent.vjpv(vkey.chain[-1][1])
     grads = vjp.param("result")
-    value_type = result_of(key)
-    if not (isinstance(value_type, Type) and value_type == Type(FLOAT, 0)):
-        return False
+    value_type = Type(FLOAT, 0)
     names = fn.names
     both = names.fresh(f"{vjp.target}_and_value")
     value = names.fresh(f"{call.target}_value")
-    values = names.fresh(f"{acc}_terms", temp=False)
+    values = names.fresh(f"{carry.target}_terms", temp=False)
     flat = tuple(grads.elts) if isinstance(grads, TupleType) else (grads,)
     fn.types[both] = TupleType((value_type,) + flat)
     fn.types[value] = value_type
     fn.types[values] = Type(FLOAT, 1)
-    # the adjoint loop: the VJP that returns the value too, and the value recorded
     new_body = []
     for s in reverse.body:
         if s is not vjp:
@@ -116,15 +141,13 @@ def _fold(fn, body: list, a: int, result_of) -> bool:
                 s = Assign(s.target, s.op, (Var(both),), (("i", s.param("i") + 1),), s.loc, s.role)
             new_body.append(s)
             continue
-        new_body.append(Assign(both, "call", vjp.args, (("result", fn.types[both]), ("unit", vvkey)), vjp.loc, vjp.role))
+        new_body.append(Assign(both, "call", vjp.args, (("result", fn.types[both]),
+                                                        ("unit", vkey.parent.vjpv(vkey.chain[-1][1]))),
+                               vjp.loc, vjp.role))
         new_body.append(Assign(value, "tuple_getitem", (Var(both),), (("i", 0),), call.loc, "primal"))
         new_body.append(SetItem(values, (Var(loop.var),), (("index", (("int",),)),), Var(value), call.loc, "primal"))
         if not isinstance(grads, TupleType):
             new_body.append(Assign(vjp.target, "tuple_getitem", (Var(both),), (("i", 1),), vjp.loc, vjp.role))
-    if any(isinstance(s, Assign) and vjp.target in set(names_in(s.args)) and not
-           (s.op == "tuple_getitem" and s.args == (Var(vjp.target),)) for s in walk(reverse.body)) \
-            and isinstance(grads, TupleType):
-        return False                    # the grads tuple read whole: left as it is
     reverse.body = new_body
     trips = names.fresh(f"{loop.var}_trips")
     fn.types[trips] = Type(INT, 0)
@@ -143,14 +166,13 @@ def _fold(fn, body: list, a: int, result_of) -> bool:
     body[b + 1:b + 1] = [again] + uses
     body[b:b] = [count, make]
     body.remove(loop)
-    return True
 
 
 def _const(v, n) -> bool:
     return isinstance(v, Const) and v.value == n and not isinstance(v.value, bool)
 
 
-def _summed_call(fn, loop: For):
+def _summed_call(loop: For):
     """(call, add, carry, acc) when the loop's body is pure statements feeding one call to a unit
     (no transformation of it) whose number result is added to a carried sum, and nothing else."""
     calls = [s for s in loop.body if isinstance(s, Assign) and s.op == "call"]
